@@ -1,0 +1,14 @@
+"""probewise: probe frozen models layer by layer, honestly and fast."""
+
+from probewise._version import __version__
+from probewise.data import Examples, load_hf_dataset, load_image_folder, load_table
+from probewise.errors import ConfigError, DataError, ProbeError, ProbewiseError, SourceError, StoreError
+from probewise.extract import extract
+from probewise.sources import HFSource, ModuleSource
+from probewise.store import Ragged, Store, open_store
+
+__all__ = [
+    "ConfigError", "DataError", "Examples", "HFSource", "ModuleSource", "ProbeError", "ProbewiseError",
+    "Ragged", "SourceError", "Store", "StoreError", "__version__", "extract", "load_hf_dataset",
+    "load_image_folder", "load_table", "open_store",
+]

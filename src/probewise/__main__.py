@@ -1,0 +1,3 @@
+from probewise.cli import main
+
+raise SystemExit(main())

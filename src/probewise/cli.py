@@ -1,0 +1,154 @@
+"""The `probewise` command line: a thin layer mapping flags onto the library's configs.
+
+Example:
+    $ probewise tasks list
+    $ probewise extract --model default --data reviews.csv --out runs/reviews
+    $ probewise info runs/reviews
+    $ probewise demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+
+from probewise._version import __version__
+from probewise.errors import ProbewiseError
+
+
+def _add_extract_args(p: argparse.ArgumentParser) -> None:
+    from probewise.extract import ExtractConfig
+
+    d = ExtractConfig(out="")
+    g = p.add_argument_group("data (exactly one)")
+    g.add_argument("--data", help="CSV/TSV/JSONL/Parquet file with a text (or image path) and a label column")
+    g.add_argument("--image-folder", help="folder laid out as <class>/<image> (or <split>/<class>/<image>)")
+    g.add_argument("--hf-dataset", help="Hugging Face dataset: hub name, or a folder saved with save_to_disk")
+    g.add_argument("--task", help="a built-in diagnostic task (see `probewise tasks list`)")
+    g.add_argument("--task-size", type=int, default=d.task_size, help="examples to generate for --task")
+    g.add_argument("--text-column", default=d.text_column)
+    g.add_argument("--label-column", default=d.label_column)
+    g.add_argument("--split-column", help="column holding train/val/test; otherwise a stratified split")
+    g.add_argument("--group-column", help="column of group ids (subjects, documents)")
+    g.add_argument("--image-column", help="column of image paths (relative to the file) for vision models")
+    g.add_argument("--val-frac", type=float, default=d.val_frac)
+    g.add_argument("--test-frac", type=float, default=d.test_frac)
+    g.add_argument("--seed", type=int, default=d.seed, help="seed of the split (and of --task generation)")
+    m = p.add_argument_group("model")
+    m.add_argument("--model", default=d.model,
+                   help="local folder or hub id; 'default' = the embedded all-MiniLM-L6-v2")
+    m.add_argument("--layers", default=d.layers, help="'all', or indices/ranges like 0,3,-1 or 0-4 (0 = embeddings)")
+    m.add_argument("--pooling", default=d.pooling, help="mean | last | first | max | tokens")
+    m.add_argument("--max-length", type=int, help="truncate inputs to this many tokens")
+    m.add_argument("--device", default=d.device, help="auto | cpu | cuda | cuda:N")
+    m.add_argument("--model-dtype", default=d.model_dtype, help="dtype the model runs in")
+    m.add_argument("--trust-remote-code", action="store_true", help="run code shipped with the model (off by default)")
+    s = p.add_argument_group("store")
+    s.add_argument("--out", required=True, help="store folder; an interrupted run resumes when rerun")
+    s.add_argument("--dtype", default=d.dtype, help="storage dtype: float32 | float16 | bfloat16")
+    s.add_argument("--batch-size", type=int, default=d.batch_size)
+    s.add_argument("--shard-size", type=int, default=d.shard_size)
+    s.add_argument("--overwrite", action="store_true", help="replace an existing store instead of resuming")
+    s.add_argument("--no-progress", action="store_true")
+
+
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from probewise.extract import ExtractConfig, run_extract
+
+    fields = {f.name for f in dataclasses.fields(ExtractConfig)}
+    kw = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    kw["progress"] = not args.no_progress
+    store = run_extract(ExtractConfig(**kw))
+    print(f"wrote {store.n} examples × {len(store.layers)} layers ({store.pooling}, {store.dtype}) to {store.root}")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from probewise.store import open_store
+
+    store = open_store(args.store, verify=args.verify)
+    m = store.manifest
+    summary = {
+        "store": str(store.root),
+        "model": m["identity"]["source"].get("model"),
+        "fingerprint": m["identity"]["source"].get("fingerprint"),
+        "dataset": m["dataset"]["name"],
+        "n": store.n,
+        "splits": m["dataset"]["split_counts"],
+        "classes": store.classes,
+        "layers": store.layers,
+        "dims": store.dims,
+        "pooling": store.pooling,
+        "dtype": store.dtype,
+        "shards": len(m["shards"]),
+        "verified": bool(args.verify),
+    }
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _cmd_tasks(args: argparse.Namespace) -> int:
+    from probewise.data.tasks import list_tasks
+
+    for t in list_tasks():
+        bow = "" if t.bag_of_words_solvable else "  [not bag-of-words solvable]"
+        print(f"{t.name:18s} {'/'.join(map(str, t.classes)):28s} {t.description}{bow}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from probewise.demo import DemoConfig, run_demo
+
+    run_demo(DemoConfig(out=args.out, tasks=tuple(args.tasks.split(",")) if args.tasks else None,
+                        task_size=args.task_size, model=args.model, seed=args.seed,
+                        progress=not args.no_progress))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="probewise", description="Probe frozen models layer by layer.")
+    parser.add_argument("--version", action="version", version=f"probewise {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("extract", help="extract layer representations of a dataset into a store")
+    _add_extract_args(p)
+    p.set_defaults(func=_cmd_extract)
+
+    p = sub.add_parser("info", help="summarize a store")
+    p.add_argument("store")
+    p.add_argument("--verify", action="store_true", help="check every shard's sha256")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("tasks", help="the built-in diagnostic tasks")
+    p.add_argument("action", choices=["list"])
+    p.set_defaults(func=_cmd_tasks)
+
+    p = sub.add_parser("demo", help="the whole pipeline on the embedded default model and built-in tasks")
+    p.add_argument("--out", default="probewise-demo", help="folder for stores and results")
+    p.add_argument("--tasks", help="comma-separated built-in task names (default: all)")
+    p.add_argument("--task-size", type=int, default=2000)
+    p.add_argument("--model", default="default")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ProbewiseError as e:
+        print(f"probewise: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("probewise: interrupted; rerun the same command to resume.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

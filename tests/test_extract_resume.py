@@ -1,0 +1,64 @@
+"""kill -9 a real extraction process mid-way; the rerun resumes and equals an uninterrupted run."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from probewise import open_store
+from probewise.store import layout
+
+pytestmark = pytest.mark.slow
+
+
+def _write_csv(path, n):
+    words = ["alpha", "beta", "gamma", "delta", "river", "mountain", "quiet", "loud", "red", "blue"]
+    lines = ["text,label"]
+    for i in range(n):
+        k = 3 + i % 17
+        lines.append(" ".join(words[(i * 7 + j * 3) % len(words)] for j in range(k)) + f",{i % 3}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _cmd(csv, out):
+    return [sys.executable, "-m", "probewise", "extract", "--model", "default", "--data", str(csv),
+            "--out", str(out), "--shard-size", "64", "--batch-size", "8", "--layers", "0,2,4",
+            "--no-progress", "--device", "cpu"]
+
+
+def test_kill9_then_resume_equals_uninterrupted(tmp_path):
+    csv = tmp_path / "d.csv"
+    _write_csv(csv, 1600)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(_cmd(csv, killed), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    shard_dir = killed / layout.SHARD_DIR
+    while time.time() < deadline:
+        done = list(shard_dir.glob("shard-*.safetensors")) if shard_dir.exists() else []
+        if len(done) >= 3 or proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "extraction finished before it could be killed; make the dataset larger"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    survivors = {p.name: p.stat().st_mtime_ns for p in shard_dir.glob("shard-*.safetensors")}
+    assert 3 <= len(survivors) < 25
+    with pytest.raises(Exception, match="incomplete"):
+        open_store(killed)
+
+    subprocess.run(_cmd(csv, killed), env=env, check=True, capture_output=True)
+    for name, mtime in survivors.items():
+        assert (shard_dir / name).stat().st_mtime_ns == mtime, f"{name} was recomputed"
+    assert not list(shard_dir.glob(".*tmp*")), "temporary files left behind"
+
+    clean = tmp_path / "clean"
+    subprocess.run(_cmd(csv, clean), env=env, check=True, capture_output=True)
+    a, b = open_store(killed, verify=True), open_store(clean, verify=True)
+    for layer in a.layers:
+        assert torch.equal(a.read(layer), b.read(layer))
+    assert [s["sha256"] for s in a.manifest["shards"]] == [s["sha256"] for s in b.manifest["shards"]]
