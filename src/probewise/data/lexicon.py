@@ -46,9 +46,9 @@ ANIMALS: tuple[Noun, ...] = _regular_nouns(
 )
 
 OBJECTS: tuple[Noun, ...] = _regular_nouns(
-    "book lamp chair table key letter cup bottle basket bag ball bucket candle coat blanket bicycle wagon "
-    "ladder hammer rope map clock window door fence gate plate bowl spoon shoe hat kite drum violin guitar "
-    "photo jar pencil tent boat truck barrel wheel apple toy suitcase umbrella"
+    "notebook lamp chair table key letter cup bottle basket bag ball bucket candle coat blanket bicycle "
+    "wagon ladder hammer rope map clock window door fence gate plate bowl spoon shoe hat kite drum violin "
+    "guitar photo jar pencil tent boat truck barrel wheel apple toy suitcase umbrella"
 ) + (
     ("box", "boxes"), ("knife", "knives"), ("glass", "glasses"), ("dress", "dresses"), ("brush", "brushes"),
     ("shelf", "shelves"), ("loaf", "loaves"), ("sandwich", "sandwiches"), ("radio", "radios"),
@@ -179,7 +179,7 @@ NEGATIVE_VERBS: tuple[Verb, ...] = (
 
 # Things people have opinions about; the frames around them are neutral.
 REVIEW_TARGETS: tuple[Noun, ...] = _regular_nouns(
-    "movie film book meal concert hotel trip show game lecture song album dinner restaurant cafe course "
+    "movie film book meal concert hotel trip show game lecture song album dinner restaurant bistro course "
     "novel performance exhibit festival tour flight room menu soup coffee apartment car phone sequel "
     "podcast recipe gadget lesson seminar workshop musical opera ballet tournament breakfast cake pizza "
     "concerto hike cruise"
