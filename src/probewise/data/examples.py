@@ -14,11 +14,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from probewise.data.labels import encode_labels
-from probewise.data.splits import check_split_classes, split_from_column, stratified_split
+from probewise.data.labels import encode_labels, is_missing
+from probewise.data.splits import check_split_classes, complete_split, split_from_column, stratified_split
 from probewise.errors import DataError
 
 
@@ -50,14 +51,13 @@ class Examples:
         if n == 0:
             raise DataError("the dataset is empty: no rows to extract. Check the file and its filters.")
         if len(self.labels) != n or len(self.split) != n:
-            raise DataError(f"inputs ({n}), labels ({len(self.labels)}) and split ({len(self.split)}) differ in length.")
+            raise DataError(
+                f"inputs ({n}), labels ({len(self.labels)}) and split ({len(self.split)}) differ in length."
+            )
+        if self.groups is not None and len(self.groups) != n:
+            raise DataError(f"inputs ({n}) and groups ({len(self.groups)}) differ in length.")
         if self.modality == "text":
-            for i, t in enumerate(self.inputs):
-                if not isinstance(t, str):
-                    raise DataError(
-                        f"row {i}: text is {type(t).__name__} ({t!r:.40}), not a string. "
-                        "Fix the text column (empty cells read as missing values)."
-                    )
+            _check_texts(self.inputs)
         check_split_classes(self.labels, self.split)
 
     @property
@@ -82,29 +82,113 @@ class Examples:
         codes, classes = encode_labels(labels)
         if len(codes) != len(inputs):
             raise DataError(f"{len(inputs)} inputs but {len(codes)} labels.")
-        sp = split_from_column(split) if split is not None else stratified_split(codes, val_frac, test_frac, seed)
-        g = None if groups is None else np.asarray([str(x) for x in groups])
-        meta = {"split_seed": None if split is not None else seed, "val_frac": val_frac, "test_frac": test_frac}
+        meta: dict = {"val_frac": val_frac, "test_frac": test_frac}
+        if split is None:
+            sp = stratified_split(codes, val_frac, test_frac, seed, class_names=classes)
+            meta["split_seed"] = seed
+        else:
+            if len(split) != len(codes):
+                raise DataError(f"{len(codes)} rows but {len(split)} split values.")
+            sp, drawn = complete_split(codes, split_from_column(split), val_frac, test_frac, seed)
+            meta["split_seed"] = seed if drawn else None
+            if drawn:
+                meta["drawn_splits"] = drawn
+        g = None
+        if groups is not None:
+            groups = list(groups)
+            missing = [i for i, x in enumerate(groups) if is_missing(x)]
+            if missing:
+                raise DataError(
+                    f"{len(missing)} rows have no group (rows {', '.join(map(str, missing[:5]))}, 0-based data "
+                    "rows). Fill in the group column or drop those rows."
+                )
+            g = np.asarray([str(x) for x in groups])
         return cls(list(inputs) if modality != "tensor" else np.asarray(inputs), codes, classes, sp,
                    modality, g, name, meta)
 
     def fingerprint(self) -> str:
-        """sha256 of the inputs, labels, classes and split: two datasets with the same print are the same."""
+        """sha256 of the inputs, labels, classes, split and groups: two datasets with the same print are the same.
+
+        Stable across calls, processes and machines. Texts are hashed as UTF-8; arrays (and PIL images) by
+        dtype/mode, shape and bytes; image paths by path and file size (not contents, to stay fast).
+        """
         h = hashlib.sha256()
         h.update(json.dumps({"modality": self.modality, "classes": [str(c) for c in self.classes]}).encode())
-        if self.modality == "tensor":
+        if self.modality == "tensor" or isinstance(self.inputs, np.ndarray):
             arr = np.ascontiguousarray(np.asarray(self.inputs))
             h.update(str((arr.shape, str(arr.dtype))).encode())
             h.update(arr.tobytes())
         else:
             for x in self.inputs:
-                h.update(str(x).encode("utf-8", "surrogatepass"))
-                h.update(b"\x00")
-                if self.modality == "image":
+                _hash_item(h, x)
+                if self.modality == "image" and isinstance(x, str | Path):
                     p = Path(x)
                     h.update(str(p.stat().st_size if p.exists() else -1).encode())
         h.update(np.ascontiguousarray(self.labels, dtype=np.int64).tobytes())
         h.update(np.ascontiguousarray(self.split, dtype=np.int8).tobytes())
         if self.groups is not None:
-            h.update("\x00".join(map(str, self.groups)).encode())
+            h.update("\x00".join(map(str, self.groups)).encode("utf-8", "surrogatepass"))
         return h.hexdigest()
+
+
+def _check_texts(texts: Sequence) -> None:
+    """Every text must be a non-empty string; name the rows that are not."""
+    bad = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
+    if not bad:
+        return
+    i = bad[0]
+    t = texts[i]
+    what = "empty" if isinstance(t, str) else f"{type(t).__name__} ({t!r:.40}), not a string"
+    rows = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+    raise DataError(
+        f"row {i}: text is {what}; {len(bad)} rows have no usable text (rows {rows}, 0-based data "
+        "rows). Fix the text column (text_column / --text-column) or drop those rows; in CSV files empty "
+        "cells read as missing."
+    )
+
+
+def _hash_item(h: Any, x: object) -> None:
+    """Feed one input into `h` by content: never by `str()`, which may hold a memory address."""
+    if isinstance(x, str | Path):  # no type tag: keeps the prints of text datasets made before tags existed
+        h.update(str(x).encode("utf-8", "surrogatepass"))
+    elif isinstance(x, bytes | bytearray):
+        h.update(b"b" + str(len(x)).encode() + b":")
+        h.update(x)
+    elif isinstance(x, np.ndarray | np.generic):
+        arr = np.ascontiguousarray(x)
+        h.update(b"a" + repr((arr.shape, arr.dtype.str)).encode())
+        h.update(arr.tobytes())
+    elif _is_pil_image(x):
+        h.update(b"i" + repr((x.mode, x.size)).encode())
+        h.update(x.tobytes())
+        palette = x.getpalette() if x.mode in ("P", "PA") else None
+        if palette:
+            h.update(bytes(palette))
+    elif isinstance(x, dict):
+        h.update(b"d" + str(len(x)).encode())
+        for k in sorted(x, key=str):
+            _hash_item(h, str(k))
+            _hash_item(h, x[k])
+    elif isinstance(x, list | tuple):
+        h.update(b"l" + str(len(x)).encode())
+        for v in x:
+            _hash_item(h, v)
+    elif hasattr(x, "numpy") and callable(x.numpy):  # a torch tensor
+        _hash_item(h, np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x.numpy()))
+    else:
+        text = repr(x)
+        if " at 0x" in text:  # the default repr names a memory address: a different print in every process
+            raise DataError(
+                f"cannot fingerprint an input of type {type(x).__name__}: it has no stable content to hash. "
+                "Pass texts, image paths, PIL images or numpy arrays."
+            )
+        h.update(b"r" + text.encode("utf-8", "surrogatepass"))
+    h.update(b"\x00")
+
+
+def _is_pil_image(x: object) -> bool:
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - pillow is a dependency
+        return False
+    return isinstance(x, Image.Image)
