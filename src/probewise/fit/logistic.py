@@ -1,0 +1,515 @@
+"""Batched L2 logistic regression: every layer x every C in one tensor program.
+
+The objective of one problem is scikit-learn's ``LogisticRegression(C=C, penalty='l2', fit_intercept=True)``::
+
+    C * sum_i loss_i(x_i @ W + b) + 0.5 * ||W||^2          (the intercept b is not penalized)
+
+with the binomial loss on one logit for two classes and the full softmax with ``k`` logits for more (as
+scikit-learn >= 1.5 does with lbfgs). Convergence uses scikit-learn's own stopping rule: the largest
+absolute entry of the gradient of ``mean_i loss_i + ||W||^2 / (2 C n)`` must fall below ``tol``.
+
+Method (see ``docs`` in the module functions): features are centred (an exact reparametrization of the
+intercept) and, by default, scaled to unit variance per layer, then all C values of a layer are solved
+together by a *sequential subspace optimization*: at each iteration the preconditioned gradient and the
+last ``memory`` steps span a small subspace in which the objective is minimized by a few Newton steps with
+an exact line search. Because the model is linear, the images ``X @ s`` of the subspace directions are
+kept, so one iteration costs one forward and one backward product with the data, shared by all C values.
+The preconditioner is ``(C * mean(D) * X^T X + I)^-1`` from one eigendecomposition per layer (``D`` the
+logistic curvature); when ``d > n`` the problem is first reduced exactly to the ``n``-dimensional span of
+the examples (representer theorem), where the preconditioner is diagonal.
+
+Example:
+    >>> import torch
+    >>> from probewise.fit import fit_logistic
+    >>> g = torch.Generator().manual_seed(0)
+    >>> X = torch.randn(3, 200, 16, generator=g)          # [layers, n, d]
+    >>> y = (X[1, :, 0] > 0).long()
+    >>> path = fit_logistic(X, y, Cs=[0.01, 1.0])
+    >>> path.coef.shape, path.intercept.shape              # [L, C, d, k], [L, C, k]
+    (torch.Size([3, 2, 16, 1]), torch.Size([3, 2, 1]))
+    >>> bool(path.converged.all())
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from probewise.errors import ConfigError
+from probewise.fit._common import (
+    as_grid,
+    as_layers,
+    chunks,
+    encode_labels,
+    layer_block,
+    resolve_device,
+    resolve_dtype,
+    torch_threads,
+    center_scale_,
+)
+
+__all__ = ["LogisticPath", "fit_logistic"]
+
+_F64 = torch.float64
+
+
+@dataclass
+class LogisticPath:
+    """Fitted coefficients of every (layer, C) problem, in the original feature space.
+
+    Attributes:
+        coef: ``[L, C, d, k]`` weights (``k = 1`` logit for two classes, else one per class).
+        intercept: ``[L, C, k]``.
+        Cs: ``[C]`` the inverse regularization strengths, in the order given.
+        classes: ``[n_classes]`` the sorted class labels; logit ``j`` of a multiclass model is ``classes[j]``,
+            the single binary logit is ``classes[1]``.
+        n_iter: ``[L, C]`` iterations run (each costs one forward and one backward pass over the data).
+        converged: ``[L, C]`` whether the scaled gradient reached ``tol`` within ``max_iter``.
+        grad_norm: ``[L, C]`` final max-abs gradient of ``mean loss + ||W||^2 / (2 C n)`` (solver space).
+        objective: ``[L, C]`` final ``C * sum loss + 0.5 ||W||^2`` in the solver space (standardized
+            features when ``standardize=True``).
+        mean: ``[L, d]`` column means used for centring (float64).
+        scale: ``[L, d]`` column scales (ones when ``standardize=False``; float64).
+    """
+
+    coef: torch.Tensor
+    intercept: torch.Tensor
+    Cs: torch.Tensor
+    classes: np.ndarray
+    n_iter: torch.Tensor
+    converged: torch.Tensor
+    grad_norm: torch.Tensor
+    objective: torch.Tensor
+    mean: torch.Tensor
+    scale: torch.Tensor
+
+    def decision_function(self, X: Any) -> torch.Tensor:
+        """Logits ``[L, C, m, k]`` of features ``X [L, m, d]`` (or ``[m, d]`` applied to every layer)."""
+        Xt = X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X))
+        Xt = Xt.to(device=self.coef.device, dtype=self.coef.dtype)
+        if Xt.ndim == 2:
+            Xt = Xt.expand(self.coef.shape[0], -1, -1)
+        return torch.einsum("lmd,lcdk->lcmk", Xt, self.coef) + self.intercept[:, :, None, :]
+
+    def predict(self, X: Any) -> torch.Tensor:
+        """Predicted class indices ``[L, C, m]`` (indices into :attr:`classes`)."""
+        z = self.decision_function(X)
+        if z.shape[-1] == 1:
+            return (z[..., 0] > 0).long()
+        return z.argmax(dim=-1)
+
+
+def fit_logistic(
+    X: Any,
+    y: Any,
+    Cs: Any = 1.0,
+    *,
+    standardize: bool = True,
+    tol: float = 1e-4,
+    max_iter: int = 100,
+    dtype: str | torch.dtype = "float32",
+    device: str | torch.device | None = None,
+    precondition: bool | str = "auto",
+    memory: int = 4,
+    newton_steps: int = 1,
+    max_bytes: int | None = None,
+    num_threads: int | None = None,
+) -> LogisticPath:
+    """Fit L2 logistic regression for every layer of ``X`` and every value in ``Cs`` at once.
+
+    Args:
+        X: features ``[L, n, d]`` or ``[n, d]`` (tensor on any device, or array-like).
+        y: labels ``[n]`` (any sortable labels; at least two classes).
+        Cs: inverse regularization strengths (scalar or list), as in scikit-learn.
+        standardize: scale columns to unit variance per layer before solving (the penalty then acts on the
+            standardized weights, like ``StandardScaler`` followed by ``LogisticRegression``); returned
+            coefficients are always mapped back to the original feature space.
+        tol: stop a problem when the max-abs gradient of ``mean loss + ||W||^2/(2Cn)`` is ``<= tol``
+            (scikit-learn's lbfgs ``gtol``; its default is also 1e-4).
+        max_iter: cap on iterations per problem.
+        dtype: ``"float32"`` (default) or ``"float64"`` for the products with the data; the small
+            subspace problems and the iterates are always kept in float64.
+        device: where to compute; default: the device of ``X`` if it is a tensor, else CPU.
+        precondition: ``True``, ``False`` or ``"auto"`` (use the eigendecomposition preconditioner when its
+            cost is below about 50 passes over the data).
+        memory: number of past steps kept in the subspace (>= 0).
+        newton_steps: Newton steps in the subspace per iteration (>= 1).
+        max_bytes: memory budget of the working tensors of one chunk of problems (default 1 GiB).
+        num_threads: run with this many torch threads (restored afterwards); ``None`` leaves the setting.
+
+    Returns:
+        A :class:`LogisticPath` with coefficients ``[L, C, d, k]`` in the original feature space.
+
+    Raises:
+        DataError: bad shapes, NaN/inf features, fewer than two classes.
+        ConfigError: invalid options.
+    """
+    if not (isinstance(tol, int | float) and tol >= 0):
+        raise ConfigError(f"tol must be a number >= 0, got {tol!r}.")
+    if not (isinstance(max_iter, int) and max_iter >= 0):
+        raise ConfigError(f"max_iter must be an integer >= 0, got {max_iter!r}.")
+    if not (isinstance(memory, int) and memory >= 0):
+        raise ConfigError(f"memory must be an integer >= 0, got {memory!r}.")
+    if not (isinstance(newton_steps, int) and newton_steps >= 1):
+        raise ConfigError(f"newton_steps must be an integer >= 1, got {newton_steps!r}.")
+    if precondition not in (True, False, "auto"):
+        raise ConfigError(f"precondition must be True, False or 'auto', got {precondition!r}.")
+    with torch_threads(num_threads):
+        return _fit(X, y, Cs, standardize, tol, max_iter, dtype, device, precondition, memory, newton_steps,
+                    max_bytes)
+
+
+def _fit(X: Any, y: Any, Cs: Any, standardize: bool, tol: float, max_iter: int, dtype: Any, device: Any,
+         precondition: bool | str, memory: int, newton_steps: int, max_bytes: int | None) -> LogisticPath:
+    Xl = as_layers(X)
+    L, n, d = Xl.shape
+    dev = resolve_device(device, X)
+    wdt = resolve_dtype(dtype)
+    codes, classes = encode_labels(y, n, dev)
+    n_classes = len(classes)
+    k = 1 if n_classes == 2 else n_classes
+    grid = as_grid(Cs, "Cs")
+    P = len(grid)
+
+    # Targets: [n] in {0,1} for one logit, one-hot [k, n] for the softmax.
+    if k == 1:
+        target = codes.to(_F64)[None, :]
+    else:
+        target = torch.nn.functional.one_hot(codes, k).T.to(_F64)
+    prior = torch.bincount(codes, minlength=n_classes).to(_F64) / n
+    if k == 1:
+        b0 = torch.log(prior[1] / prior[0]).reshape(1)
+    else:
+        b0 = torch.log(prior) - torch.log(prior).mean()
+
+    m_dim = min(n, d)
+    use_prec = _want_preconditioner(precondition, n, d, P * k)
+    dual = use_prec and d > n
+    r = n if dual else d
+    esize = torch.finfo(wdt).bits // 8
+    fixed = 2 * n * d * esize + (2 * m_dim * m_dim * esize if use_prec else 0) + (2 * n * r * esize if dual else 0)
+    per_problem = esize * k * (n + r) * (memory + 8)
+    budget = max_bytes if max_bytes is not None else (1 << 30)
+    c_size = max(1, min(P, (budget - fixed) // per_problem)) if fixed + P * per_problem > budget else P
+    per_layer = fixed + c_size * per_problem
+    # On CPU keep one layer per chunk (its data stays in cache); accelerators take as many as fit.
+    cap = 1 if dev.type == "cpu" and n * d * esize > (1 << 20) else None
+
+    coef = torch.empty(L, P, d, k, dtype=wdt, device=dev)
+    intercept = torch.empty(L, P, k, dtype=wdt, device=dev)
+    n_iter = torch.zeros(L, P, dtype=torch.int64, device=dev)
+    converged = torch.zeros(L, P, dtype=torch.bool, device=dev)
+    grad_norm = torch.zeros(L, P, dtype=_F64, device=dev)
+    objective = torch.zeros(L, P, dtype=_F64, device=dev)
+    means = torch.empty(L, d, dtype=_F64, device=dev)
+    scales = torch.empty(L, d, dtype=_F64, device=dev)
+    Cs_t = torch.tensor(grid, dtype=_F64, device=dev)
+
+    for sl in chunks(L, per_layer, budget, cap):
+        Xb = layer_block(Xl, sl, wdt, dev, check_finite=False)
+        mean, scale = center_scale_(Xb, standardize)
+        means[sl], scales[sl] = mean, scale
+        basis = _Basis(Xb, use_prec, dual)
+        for cs in chunks(P, 1, c_size):
+            res = _solve(basis, target, Cs_t[cs], b0, k, tol, max_iter, memory, newton_steps)
+            W, b, iters, conv, gnorm, obj = res
+            w = basis.to_features(W)  # [G, p, k, d] in the standardized space
+            w = w / scale[:, None, None, :]
+            b = b - torch.einsum("gpkd,gd->gpk", w, mean)
+            coef[sl, cs] = w.transpose(2, 3).to(wdt)
+            intercept[sl, cs] = b.to(wdt)
+            n_iter[sl, cs], converged[sl, cs] = iters, conv
+            grad_norm[sl, cs], objective[sl, cs] = gnorm, obj
+        del Xb, basis
+    return LogisticPath(
+        coef=coef,
+        intercept=intercept,
+        Cs=Cs_t,
+        classes=classes,
+        n_iter=n_iter,
+        converged=converged,
+        grad_norm=grad_norm,
+        objective=objective,
+        mean=means,
+        scale=scales,
+    )
+
+
+def _want_preconditioner(precondition: bool | str, n: int, d: int, columns: int) -> bool:
+    if precondition != "auto":
+        return bool(precondition)
+    m = min(n, d)
+    setup = n * d * m + 4 * m**3  # Gram (or kernel) product + eigendecomposition
+    one_pass = 4 * n * d * max(columns, 8)  # forward + backward product (narrow products run as ~8 wide)
+    return setup <= 50 * one_pass
+
+
+class _Basis:
+    """The design the solver sees, and its preconditioner.
+
+    * plain: ``F = X``, no preconditioner;
+    * primal: ``F = X`` with ``X^T X = V diag(lam) V^T``;
+    * dual (``d > n``): ``X X^T = Q diag(lam) Q^T``, ``F = Q sqrt(lam)`` (``[n, r]``, the exact reduction of
+      the problem to the span of the examples; ``||w|| = ||a||`` for ``w = X^T Q lam^-1/2 a``) and a
+      diagonal preconditioner.
+    """
+
+    def __init__(self, X: torch.Tensor, precondition: bool, dual: bool) -> None:
+        self.X = X
+        self.kind = "plain"
+        self.V: torch.Tensor | None = None
+        self.lam: torch.Tensor | None = None
+        if not precondition:
+            self.F, self.Ft = X, X.transpose(1, 2).contiguous()
+            self.lam_w = None
+            return
+        eps = torch.finfo(X.dtype).eps
+        if not dual:
+            self.kind = "primal"
+            self.F, self.Ft = X, X.transpose(1, 2).contiguous()
+            lam, V = torch.linalg.eigh(self.Ft @ self.F)
+            self.lam, self.V, self.Vt = lam.to(_F64).clamp_min(0.0), V, V.transpose(1, 2).contiguous()
+            self.lam_w = self.lam.to(X.dtype)
+            return
+        self.kind = "dual"
+        # The kernel is decomposed in float64: the map back to feature space divides by sqrt(lam).
+        X64 = X.to(_F64)
+        lam, Q = torch.linalg.eigh(X64 @ X64.transpose(1, 2))  # [G, n], [G, n, n], ascending
+        cut = lam.amax(dim=1, keepdim=True) * (max(X.shape[1:]) * eps)
+        keep = lam > cut
+        r = max(1, int(keep.sum(dim=1).max()))
+        lam, Q, keep = lam[:, -r:], Q[:, :, -r:], keep[:, -r:]
+        lam = torch.where(keep, lam, torch.zeros_like(lam))
+        self.lam = lam
+        self.lam_w = lam.to(X.dtype)
+        self.Q = Q * keep.to(_F64)[:, None, :]
+        self.X = X64
+        self.F = (self.Q * lam.sqrt()[:, None, :]).to(X.dtype).contiguous()
+        self.Ft = self.F.transpose(1, 2).contiguous()
+
+    def precondition(self, g: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """Apply ``(c X^T X + I)^-1`` to ``g [G, a, k, r]`` (``c [G, a]``); plain basis: identity."""
+        if self.kind == "plain":
+            return g
+        s = 1.0 / (c[:, :, None] * self.lam_w[:, None, :] + 1.0)  # [G, a, r]
+        if self.kind == "dual":
+            return g * s[:, :, None, :]
+        G, a, k, r = g.shape
+        gv = (g.reshape(G, a * k, r) @ self.V).reshape(G, a, k, r) * s[:, :, None, :]
+        return (gv.reshape(G, a * k, r) @ self.Vt).reshape(G, a, k, r)
+
+    def to_features(self, W: torch.Tensor) -> torch.Tensor:
+        """Map solver weights ``[G, P, k, r]`` to feature weights ``[G, P, k, d]`` (float64)."""
+        if self.kind != "dual":
+            return W.to(_F64)
+        G, P, k, r = W.shape
+        inv = torch.where(self.lam > 0, self.lam.rsqrt(), torch.zeros_like(self.lam))  # [G, r]
+        coef_q = (W.to(_F64) * inv[:, None, None, :]).reshape(G, P * k, r)
+        wq = coef_q @ self.Q.transpose(1, 2)  # [G, P*k, n]
+        return (wq @ self.X).reshape(G, P, k, -1)
+
+
+def _probs(Z: torch.Tensor, k: int) -> torch.Tensor:
+    return torch.sigmoid(Z) if k == 1 else torch.softmax(Z, dim=2)
+
+
+def _curvature(p: torch.Tensor, U: torch.Tensor, Cw: torch.Tensor, k: int) -> torch.Tensor:
+    """``C * sum_i u_i^T H_i u_i`` for subspace images ``U [G, a, m, k, n]``; returns ``[G, a, m, m]``."""
+    G, a, m, _, n = U.shape
+    Uf = U.reshape(G * a, m, k * n)
+    if k == 1:
+        H = (Uf * (p * (1.0 - p)).reshape(G * a, 1, n)) @ Uf.transpose(1, 2)
+    else:
+        Up = U * p[:, :, None]  # [G, a, m, k, n]
+        H = Up.reshape(G * a, m, k * n) @ Uf.transpose(1, 2)
+        q = Up.sum(dim=3).reshape(G * a, m, n)
+        H = H - q @ q.transpose(1, 2)
+    return H.reshape(G, a, m, m) * Cw[:, :, None, None]
+
+
+def _solve_small(H: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Solve the batched SPD systems ``H x = g`` (``[..., m, m]``, ``[..., m]``) in float64, Jacobi-scaled."""
+    H, g = H.to(_F64), g.to(_F64)
+    m = H.shape[-1]
+    dg = H.diagonal(dim1=-2, dim2=-1).clamp_min(1e-300).rsqrt()
+    Hs = H * dg[..., :, None] * dg[..., None, :]
+    eye = torch.eye(m, dtype=_F64, device=H.device)
+    chol, info = torch.linalg.cholesky_ex(Hs + 1e-12 * eye)
+    if bool((info != 0).any()):  # degenerate subspace (repeated directions): fall back to least squares
+        x = torch.linalg.lstsq(Hs + 1e-10 * eye, (dg * g)[..., None], rcond=None).solution[..., 0]
+    else:
+        x = torch.cholesky_solve((dg * g)[..., None], chol)[..., 0]
+    return dg * x
+
+
+def _solve(
+    basis: _Basis,
+    target: torch.Tensor,
+    Cs: torch.Tensor,
+    b0: torch.Tensor,
+    k: int,
+    tol: float,
+    max_iter: int,
+    memory: int,
+    newton_steps: int,
+) -> tuple[torch.Tensor, ...]:
+    """Solve all problems ``[G layers, P values of C]`` of one chunk.
+
+    The iterates live in the working dtype; only the ``m x m`` subspace systems are solved in float64.
+    Returns ``(W [G, P, k, r], b [G, P, k], n_iter [G, P], converged [G, P], grad_norm [G, P],
+    objective [G, P])``.
+    """
+    F, Ft = basis.F, basis.Ft
+    G, n, r = F.shape
+    P = Cs.shape[0]
+    dev, dt = F.device, F.dtype
+    target = target.to(dt)
+    # Final results, indexed by the original problem number.
+    W_out = torch.zeros(G, P, k, r, dtype=dt, device=dev)
+    b_out = b0.to(device=dev, dtype=dt).expand(G, P, k).clone()
+    it_out = torch.zeros(G, P, dtype=torch.int64, device=dev)
+    conv_out = torch.zeros(G, P, dtype=torch.bool, device=dev)
+    gn_out = torch.zeros(G, P, dtype=_F64, device=dev)
+    obj_out = torch.zeros(G, P, dtype=_F64, device=dev)
+    # Working state of the problems still running in some layer of the chunk.
+    ids = torch.arange(P, device=dev)
+    Cw = Cs.to(dt)[None, :].expand(G, P).clone()  # [G, a]
+    W = W_out.clone()
+    b = b_out.clone()
+    Z = b[..., None].expand(G, P, k, n).clone()  # logits
+    Sh = torch.zeros(G, P, 0, k, r, dtype=dt, device=dev)  # past steps (unit norm)
+    Sbh = torch.zeros(G, P, 0, k, dtype=dt, device=dev)
+    Uh = torch.zeros(G, P, 0, k, n, dtype=dt, device=dev)  # their images X @ s
+    live = torch.ones(G, P, dtype=torch.bool, device=dev)  # per (layer, C): still iterating
+
+    for it in range(max_iter + 1):
+        a = ids.shape[0]
+        p = _probs(Z, k)
+        R = (p - target) * Cw[:, :, None, None]  # [G, a, k, n]
+        Gw = (R.reshape(G, a * k, n) @ F).reshape(G, a, k, r) + W
+        gb = R.sum(dim=3)
+        gmax = torch.maximum(Gw.abs().amax(dim=(2, 3)), gb.abs().amax(dim=2)) / (Cw * n)
+        done = live & (gmax <= tol) if it < max_iter else live.clone()
+        if bool(done.any()):
+            gi, pi = done.nonzero(as_tuple=True)
+            oi = ids[pi]
+            W_out[gi, oi], b_out[gi, oi] = W[gi, pi], b[gi, pi]
+            it_out[gi, oi] = it
+            conv_out[gi, oi] = gmax[gi, pi] <= tol
+            gn_out[gi, oi] = gmax[gi, pi].to(_F64)
+            obj_out[gi, oi] = _objective(Z[gi, pi], target, W[gi, pi], Cw[gi, pi], k)
+            live = live & ~done
+            keep = live.any(dim=0)
+            if not bool(keep.any()):
+                break
+            if not bool(keep.all()):
+                ids = ids[keep]
+                Cw, W, b, Z, Sh, Sbh, Uh, live = (t[:, keep] for t in (Cw, W, b, Z, Sh, Sbh, Uh, live))
+                p, R, Gw, gb = p[:, keep], R[:, keep], Gw[:, keep], gb[:, keep]
+                a = ids.shape[0]
+
+        # New direction: the preconditioned gradient, unit norm.
+        dbar = (p * (1.0 - p)).mean(dim=(2, 3))
+        S0 = basis.precondition(Gw, Cw * dbar)
+        sb0 = gb if basis.kind == "plain" else gb / (Cw * dbar * n + 1.0)[:, :, None]
+        nrm = (S0.square().sum(dim=(2, 3)) + sb0.square().sum(dim=2)).sqrt().clamp_min(1e-30)
+        S0 = S0 / -nrm[:, :, None, None]
+        sb0 = sb0 / -nrm[:, :, None]
+        U0 = (S0.reshape(G, a * k, r) @ Ft).reshape(G, a, k, n) + sb0[..., None]
+
+        # Subspace [new direction, past steps]: minimize the objective over it by Newton steps.
+        S = torch.cat([S0[:, :, None], Sh], dim=2)  # [G, a, m, k, r]
+        Sb = torch.cat([sb0[:, :, None], Sbh], dim=2)  # [G, a, m, k]
+        U = torch.cat([U0[:, :, None], Uh], dim=2)  # [G, a, m, k, n]
+        Sf = S.reshape(G * a, -1, k * r)
+        SS = (Sf @ Sf.transpose(1, 2)).reshape(G, a, -1, S.shape[2])
+        Sw = (Sf @ W.reshape(G * a, k * r, 1)).reshape(G, a, -1)
+        grad = (Sf @ Gw.reshape(G * a, k * r, 1)).reshape(G, a, -1) + (Sb * gb[:, :, None]).sum(dim=3)
+        beta = torch.zeros_like(grad)
+        dz = torch.zeros_like(Z)
+        for step in range(newton_steps):
+            if step > 0:
+                p = _probs(Z + dz, k)
+                Rt = ((p - target) * Cw[:, :, None, None]).reshape(G * a, k * n, 1)
+                grad = (U.reshape(G * a, -1, k * n) @ Rt).reshape(G, a, -1) + Sw + (SS @ beta[..., None])[..., 0]
+            H = _curvature(p, U, Cw, k) + SS
+            dbeta = (-_solve_small(H, grad)).to(dt)
+            dd = (dbeta[:, :, :, None, None] * U).sum(dim=2)
+            t = _line_search(Z + dz, dd, target, Cw, k, grad, dbeta, SS)
+            beta = beta + t[:, :, None] * dbeta
+            dz = dz + t[:, :, None, None] * dd
+        beta = beta * live.to(dt)[:, :, None]  # finished (layer, C) pairs stay put
+        dz = dz * live.to(dt)[:, :, None, None]
+        step_w = (beta.reshape(G * a, 1, -1) @ Sf).reshape(G, a, k, r)
+        step_b = (beta[..., None] * Sb).sum(dim=2)
+        W = W + step_w
+        b = b + step_b
+        Z = Z + dz
+        if memory > 0:
+            pn = (step_w.square().sum(dim=(2, 3)) + step_b.square().sum(dim=2)).sqrt()
+            inv = torch.where(pn > 0, 1.0 / pn.clamp_min(1e-30), torch.zeros_like(pn))
+            Sh = torch.cat([(step_w * inv[:, :, None, None])[:, :, None], Sh[:, :, : memory - 1]], dim=2)
+            Sbh = torch.cat([(step_b * inv[:, :, None])[:, :, None], Sbh[:, :, : memory - 1]], dim=2)
+            Uh = torch.cat([(dz * inv[:, :, None, None])[:, :, None], Uh[:, :, : memory - 1]], dim=2)
+    return W_out, b_out, it_out, conv_out, gn_out, obj_out
+
+
+def _line_search(
+    Z: torch.Tensor,
+    dd: torch.Tensor,
+    target: torch.Tensor,
+    Cw: torch.Tensor,
+    k: int,
+    grad: torch.Tensor,
+    dbeta: torch.Tensor,
+    SS: torch.Tensor,
+) -> torch.Tensor:
+    """Step ``t [G, a]`` along ``dbeta``: the Newton step ``t = 1`` when the objective still decreases
+    there, else the zero of the (increasing) directional derivative, by regula falsi."""
+    # psi'(t) = sum_i r_i(Z + t dd) . dd + (penalty slope at t = 0) + t dbeta^T SS dbeta
+    quad = (dbeta[..., None, :] @ SS @ dbeta[..., :, None])[..., 0, 0]
+    lin0 = (grad * dbeta).sum(dim=-1)  # psi'(0) < 0 for a descent direction
+    pen0 = lin0 - _residual_dot(Z, dd, target, Cw, k)
+
+    def slope(t: torch.Tensor) -> torch.Tensor:
+        return _residual_dot(Z + t[:, :, None, None] * dd, dd, target, Cw, k) + pen0 + t * quad
+
+    t_hi = torch.ones_like(lin0)
+    s_hi = slope(t_hi)
+    need = s_hi > 0.0
+    if not bool(need.any()):
+        return torch.where(lin0 < 0, t_hi, torch.zeros_like(t_hi))
+    t_lo = torch.zeros_like(lin0)
+    s_lo = lin0.clone()
+    t = t_hi.clone()
+    for _ in range(30):
+        cand = t_lo - s_lo * (t_hi - t_lo) / (s_hi - s_lo)
+        cand = torch.where(torch.isfinite(cand), cand, 0.5 * (t_lo + t_hi))
+        t = torch.where(need, torch.minimum(torch.maximum(cand, t_lo), t_hi), t)
+        st = slope(t)
+        need = need & (st.abs() > 0.1 * lin0.abs())
+        if not bool(need.any()):
+            break
+        up = need & (st < 0)
+        down = need & (st >= 0)
+        t_lo, s_lo = torch.where(up, t, t_lo), torch.where(up, st, s_lo)
+        t_hi, s_hi = torch.where(down, t, t_hi), torch.where(down, st, s_hi)
+    return torch.where(lin0 < 0, t, torch.zeros_like(t))
+
+
+def _residual_dot(Z: torch.Tensor, dd: torch.Tensor, target: torch.Tensor, Cw: torch.Tensor, k: int) -> torch.Tensor:
+    return ((_probs(Z, k) - target) * dd).sum(dim=(2, 3)) * Cw
+
+
+def _objective(Z: torch.Tensor, target: torch.Tensor, W: torch.Tensor, Cw: torch.Tensor, k: int) -> torch.Tensor:
+    """``C * sum loss + 0.5 ||W||^2`` (float64) for rows ``Z [q, k, n]``, ``W [q, k, r]``, ``Cw [q]``."""
+    Z, target, W, Cw = Z.to(_F64), target.to(_F64), W.to(_F64), Cw.to(_F64)
+    if k == 1:
+        loss = (torch.nn.functional.softplus(Z) - target * Z).sum(dim=(1, 2))
+    else:
+        loss = (torch.logsumexp(Z, dim=1) - (target * Z).sum(dim=1)).sum(dim=1)
+    return Cw * loss + 0.5 * W.square().sum(dim=(1, 2))

@@ -1,0 +1,204 @@
+"""The batched logistic solver against scikit-learn's LogisticRegression, over whole grids."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from probewise.errors import ConfigError, DataError
+from probewise.fit import fit_logistic
+from tests.fit.features import layer_features, one_thread  # noqa: F401 (autouse fixture)
+
+CS = np.logspace(-4, 3, 8)
+
+
+def _reference(Xs: np.ndarray, y: np.ndarray, C: float, tol: float = 1e-10) -> LogisticRegression:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return LogisticRegression(C=C, tol=tol, max_iter=20000).fit(Xs, y)
+
+
+def _objective(Xs: np.ndarray, y: np.ndarray, C: float, W: np.ndarray, b: np.ndarray) -> float:
+    """scikit-learn's objective ``C * sum loss + 0.5 ||W||^2`` for ``W [d, k]``, ``b [k]``."""
+    Z = Xs @ W + b
+    if W.shape[1] == 1:
+        s = np.where(y == 1, 1.0, -1.0)
+        loss = np.logaddexp(0.0, -s * Z[:, 0]).sum()
+    else:
+        m = Z.max(axis=1, keepdims=True)
+        lse = (m[:, 0] + np.log(np.exp(Z - m).sum(axis=1)))
+        loss = (lse - Z[np.arange(len(y)), y]).sum()
+    return C * loss + 0.5 * float((W**2).sum())
+
+
+def _solver_space(path, layer: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weights and intercept of one problem in the standardized space the penalty acts on."""
+    coef = path.coef[layer, j].double().numpy()
+    w = coef * path.scale[layer].numpy()[:, None]
+    b = path.intercept[layer, j].double().numpy() + path.mean[layer].numpy() @ coef
+    return w, b
+
+
+def _datasets(n_classes: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    X, y = layer_features(n_layers=3, n=240, d=40, n_classes=n_classes, seed=n_classes)
+    Xm, ym = make_classification(
+        n_samples=200, n_features=30, n_informative=8, n_redundant=6, n_classes=n_classes,
+        n_clusters_per_class=1, class_sep=0.8, flip_y=0.05, random_state=n_classes,
+    )
+    return [(X, y), (Xm[None], ym)]
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 5])
+def test_whole_grid_matches_sklearn(n_classes):
+    for X, y in _datasets(n_classes):
+        path = fit_logistic(X, y, CS, tol=1e-9, max_iter=2000, dtype="float64")
+        assert bool(path.converged.all())
+        k = 1 if n_classes == 2 else n_classes
+        assert path.coef.shape == (X.shape[0], len(CS), X.shape[2], k)
+        for layer in range(X.shape[0]):
+            Xs = StandardScaler().fit_transform(X[layer])
+            pred = path.predict(X[layer])[layer].numpy()
+            for j, C in enumerate(CS):
+                ref = _reference(Xs, y, C)
+                w, b = _solver_space(path, layer, j)
+                w_ref = ref.coef_.reshape(-1, X.shape[2]).T
+                assert np.linalg.norm(w - w_ref) <= 1e-4 * np.linalg.norm(w_ref), (layer, C)
+                assert np.allclose(b, ref.intercept_, rtol=1e-4, atol=1e-5 * (1 + np.abs(b).max()))
+                f_ours = _objective(Xs, y, C, w, b)
+                f_ref = _objective(Xs, y, C, w_ref, ref.intercept_)
+                assert f_ours <= f_ref * (1 + 1e-9) + 1e-12
+                assert float(path.objective[layer, j]) == pytest.approx(f_ours, rel=1e-8)
+                sk_pred = np.searchsorted(ref.classes_, ref.predict(Xs))
+                assert (pred[j] != sk_pred).sum() <= 1
+
+
+def test_raw_features_without_standardization():
+    X, y = layer_features(n_layers=2, n=200, d=30, n_classes=3, seed=7)
+    Cs = [1e-3, 0.1, 10.0]
+    path = fit_logistic(X, y, Cs, standardize=False, tol=1e-9, max_iter=2000, dtype="float64")
+    assert torch.equal(path.scale, torch.ones_like(path.scale))
+    for layer in range(2):
+        for j, C in enumerate(Cs):
+            ref = _reference(X[layer], y, C)
+            coef = path.coef[layer, j].numpy()
+            assert np.linalg.norm(coef - ref.coef_.T) <= 1e-4 * np.linalg.norm(ref.coef_)
+            assert np.allclose(path.intercept[layer, j].numpy(), ref.intercept_, atol=1e-4)
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_more_features_than_examples(n_classes):
+    # d > n: the problem is reduced exactly to the span of the examples (dual basis).
+    X, y = layer_features(n_layers=2, n=60, d=100, n_classes=n_classes, seed=3)
+    Cs = [1e-3, 1e-1, 10.0]
+    path = fit_logistic(X, y, Cs, tol=1e-9, max_iter=2000, dtype="float64")
+    assert bool(path.converged.all())
+    for layer in range(2):
+        Xs = StandardScaler().fit_transform(X[layer])
+        for j, C in enumerate(Cs):
+            ref = _reference(Xs, y, C)
+            w, b = _solver_space(path, layer, j)
+            w_ref = ref.coef_.reshape(-1, 100).T
+            assert np.linalg.norm(w - w_ref) <= 1e-3 * np.linalg.norm(w_ref)
+            assert _objective(Xs, y, C, w, b) <= _objective(Xs, y, C, w_ref, ref.intercept_) * (1 + 1e-8)
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_float32_defaults_reach_sklearn_accuracy(n_classes):
+    # Default settings (float32, tol=1e-4) against scikit-learn's defaults (lbfgs, tol=1e-4): equal held-out
+    # accuracy within half a point at every grid point, objective within 1e-3 of the exact optimum.
+    X, y = layer_features(n_layers=3, n=600, d=48, n_classes=n_classes, seed=11)
+    tr, te = slice(0, 400), slice(400, 600)
+    path = fit_logistic(X[:, tr], y[tr], CS)
+    assert bool(path.converged.all())
+    acc = (path.predict(X[:, te]).numpy() == y[te]).mean(axis=2)
+    for layer in range(3):
+        scaler = StandardScaler().fit(X[layer, tr])
+        Xs, Xt = scaler.transform(X[layer, tr]), scaler.transform(X[layer, te])
+        for j, C in enumerate(CS):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ref = LogisticRegression(C=C).fit(Xs, y[tr])
+            assert abs(acc[layer, j] - ref.score(Xt, y[te])) <= 0.005 + 1e-12, (layer, C)
+            exact = _reference(Xs, y[tr], C)
+            w, b = _solver_space(path, layer, j)
+            f_exact = _objective(Xs, y[tr], C, exact.coef_.reshape(-1, 48).T, exact.intercept_)
+            assert _objective(Xs, y[tr], C, w, b) <= f_exact * (1 + 1e-3)
+
+
+def test_solver_options_agree():
+    X, y = layer_features(n_layers=2, n=200, d=30, n_classes=3, seed=5)
+    Cs = [1e-2, 1.0, 100.0]
+    kw = dict(tol=1e-9, max_iter=3000, dtype="float64")
+    base = fit_logistic(X, y, Cs, **kw)
+    for options in (dict(precondition=False), dict(memory=0), dict(newton_steps=3), dict(max_bytes=1)):
+        other = fit_logistic(X, y, Cs, **options, **kw)
+        assert bool(other.converged.all()), options
+        assert torch.allclose(other.coef, base.coef, rtol=1e-5, atol=1e-6), options
+
+
+def test_deterministic_and_input_forms():
+    X, y = layer_features(n_layers=3, n=150, d=24, n_classes=3, seed=2)
+    a = fit_logistic(X, y, CS)
+    b = fit_logistic(X, y, CS)
+    assert torch.equal(a.coef, b.coef) and torch.equal(a.intercept, b.intercept)
+    c = fit_logistic([torch.tensor(x) for x in X], y, CS)  # a list of per-layer tensors
+    assert torch.equal(a.coef, c.coef)
+    # the order of the grid does not matter (labels as a tensor; solved tightly to compare)
+    tight = dict(tol=1e-9, max_iter=2000, dtype="float64")
+    d = fit_logistic(X.astype(np.float32), torch.tensor(y), list(reversed(CS)), **tight)
+    e = fit_logistic(X.astype(np.float32), y, CS, **tight)
+    assert torch.allclose(d.coef.flip(1), e.coef, rtol=1e-6, atol=1e-8)
+    assert torch.equal(d.Cs, torch.tensor(list(reversed(CS)), dtype=torch.float64))
+
+
+def test_string_labels_and_predictions():
+    X, y = layer_features(n_layers=2, n=150, d=20, n_classes=3, seed=4)
+    names = np.array(["cat", "dog", "eel"])[y]
+    path = fit_logistic(X, names, [1.0])
+    assert path.classes.tolist() == ["cat", "dog", "eel"]
+    z = path.decision_function(X)  # [L, C, n, k]
+    assert z.shape == (2, 1, 150, 3)
+    manual = torch.einsum("lnd,ldk->lnk", torch.tensor(X, dtype=torch.float32), path.coef[:, 0]) + path.intercept[
+        :, 0, None
+    ]
+    assert torch.allclose(z[:, 0], manual, atol=1e-4)
+    assert torch.equal(path.predict(X), z.argmax(-1))
+
+
+def test_iteration_cap_is_reported():
+    X, y = layer_features(n_layers=1, n=200, d=30, seed=9)
+    path = fit_logistic(X, y, [1e3], max_iter=2, tol=1e-12)
+    assert int(path.n_iter.max()) == 2
+    assert not bool(path.converged.any())
+    assert float(path.grad_norm.min()) > 1e-12
+
+
+def test_bad_inputs_raise():
+    X, y = layer_features(n_layers=1, n=50, d=5)
+    with pytest.raises(DataError, match="2 classes"):
+        fit_logistic(X, np.zeros(50, dtype=int))
+    with pytest.raises(ConfigError, match="Cs"):
+        fit_logistic(X, y, [-1.0])
+    with pytest.raises(DataError, match="length"):
+        fit_logistic(X, y[:-1])
+    bad = X.copy()
+    bad[0, 3, 2] = np.nan
+    with pytest.raises(DataError, match="NaN"):
+        fit_logistic(bad, y)
+    with pytest.raises(ConfigError):
+        fit_logistic(X, y, precondition="sometimes")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu():  # pragma: no cover - only where a GPU is present
+    X, y = layer_features(n_layers=2, n=200, d=30, n_classes=3)
+    cpu = fit_logistic(X, y, CS, dtype="float64", tol=1e-9, max_iter=2000)
+    gpu = fit_logistic(torch.tensor(X, device="cuda"), y, CS, dtype="float64", tol=1e-9, max_iter=2000)
+    assert gpu.coef.device.type == "cuda"
+    assert torch.allclose(gpu.coef.cpu(), cpu.coef, rtol=1e-5, atol=1e-6)

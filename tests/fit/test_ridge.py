@@ -1,0 +1,87 @@
+"""Ridge for all alphas at once against scikit-learn's Ridge, RidgeClassifier and RidgeClassifierCV."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import Ridge, RidgeClassifier, RidgeClassifierCV
+from sklearn.preprocessing import StandardScaler
+
+from probewise.errors import ConfigError, DataError
+from probewise.fit import fit_ridge, fit_ridge_classifier
+from tests.fit.features import layer_features, one_thread  # noqa: F401 (autouse fixture)
+
+ALPHAS = np.logspace(-3, 4, 8)
+
+
+def _close(a: np.ndarray, b: np.ndarray, rtol: float = 1e-7) -> bool:
+    return bool(np.abs(a - b).max() <= rtol * max(1.0, np.abs(b).max()))
+
+
+@pytest.mark.parametrize("mode", ["primal", "dual", "auto"])
+@pytest.mark.parametrize("n_classes", [2, 4])
+@pytest.mark.parametrize("shape", [(200, 30), (40, 90)])
+def test_classifier_matches_sklearn_whole_grid(mode, n_classes, shape):
+    n, d = shape
+    X, y = layer_features(n_layers=2, n=n, d=d, n_classes=n_classes, seed=n_classes)
+    path = fit_ridge_classifier(X, y, ALPHAS, mode=mode, loo=True, return_loo_residuals=True)
+    t = 1 if n_classes == 2 else n_classes
+    assert path.coef.shape == (2, len(ALPHAS), d, t)
+    for layer in range(2):
+        Xs = StandardScaler().fit_transform(X[layer])
+        for j, alpha in enumerate(ALPHAS):
+            ref = RidgeClassifier(alpha=alpha).fit(Xs, y)
+            w = path.coef[layer, j].numpy() * path.scale[layer].numpy()[:, None]
+            b = path.intercept[layer, j].numpy() + path.mean[layer].numpy() @ path.coef[layer, j].numpy()
+            assert _close(w, ref.coef_.reshape(-1, d).T, 1e-6), (layer, alpha)
+            assert _close(b, np.atleast_1d(ref.intercept_), 1e-6)
+        assert (path.predict(X[layer])[layer].numpy() == [
+            np.searchsorted(ref.classes_, RidgeClassifier(alpha=a).fit(Xs, y).predict(Xs)) for a in ALPHAS
+        ]).all()
+        # Leave-one-out: the squared residuals and the chosen alpha of RidgeClassifierCV.
+        cv = RidgeClassifierCV(alphas=ALPHAS, store_cv_results=True).fit(Xs, y)
+        ours = path.loo_residuals[layer].numpy().transpose(1, 2, 0) ** 2  # [n, t, A] like cv_results_
+        assert _close(ours, cv.cv_results_, 1e-5)
+        assert ALPHAS[int(path.loo_mse[layer].mean(dim=-1).argmin())] == cv.alpha_
+
+
+def test_raw_features_and_multioutput_regression():
+    X, _ = layer_features(n_layers=2, n=120, d=25, seed=1)
+    rng = np.random.default_rng(0)
+    Y = X[0] @ rng.normal(size=(25, 3)) + rng.normal(size=(120, 3))
+    for mode in ("primal", "dual"):
+        path = fit_ridge(X, Y, ALPHAS, standardize=False, mode=mode)
+        for layer in range(2):
+            for j, alpha in enumerate(ALPHAS):
+                ref = Ridge(alpha=alpha).fit(X[layer], Y)
+                assert _close(path.coef[layer, j].numpy(), ref.coef_.T, 1e-6)
+                assert _close(path.intercept[layer, j].numpy(), ref.intercept_, 1e-6)
+    one = fit_ridge(X, Y[:, 0], [1.0])
+    assert one.coef.shape == (2, 1, 25, 1)
+    out = one.predict(X[0])  # a regressor returns its outputs
+    assert out.shape == (2, 1, 120, 1)
+
+
+def test_float32_and_list_input():
+    X, y = layer_features(n_layers=3, n=150, d=20, n_classes=3)
+    ref = fit_ridge_classifier(X, y, ALPHAS)
+    f32 = fit_ridge_classifier([torch.tensor(x, dtype=torch.float32) for x in X], y, ALPHAS, dtype="float32")
+    assert f32.coef.dtype == torch.float32
+    # float32 is fine for moderate alphas; tiny alphas on rank-deficient features need float64
+    big = torch.tensor(ALPHAS >= 1.0)
+    assert torch.allclose(f32.coef.double()[:, big], ref.coef[:, big], rtol=1e-3, atol=1e-4)
+    again = fit_ridge_classifier(X, y, ALPHAS, max_bytes=1)  # one layer per chunk
+    assert torch.allclose(again.coef, ref.coef, rtol=1e-10, atol=1e-12)
+
+
+def test_bad_inputs_raise():
+    X, y = layer_features(n_layers=1, n=50, d=5)
+    with pytest.raises(ConfigError, match="alphas"):
+        fit_ridge_classifier(X, y, [0.0])
+    with pytest.raises(ConfigError, match="mode"):
+        fit_ridge_classifier(X, y, mode="svd")
+    with pytest.raises(DataError, match="targets"):
+        fit_ridge(X, np.ones((49, 2)))
+    with pytest.raises(DataError, match="2 classes"):
+        fit_ridge_classifier(X, np.ones(50))
