@@ -3,12 +3,13 @@
 from probewise._version import __version__
 from probewise.data import Examples, load_hf_dataset, load_image_folder, load_table
 from probewise.errors import ConfigError, DataError, ProbeError, ProbewiseError, SourceError, StoreError
-from probewise.extract import extract
+from probewise.extract import ExtractConfig, extract, run_extract
 from probewise.sources import HFSource, ModuleSource
 from probewise.store import Ragged, Store, open_store
+from probewise.sweep import SweepConfig, SweepResult, sweep
 
 __all__ = [
-    "ConfigError", "DataError", "Examples", "HFSource", "ModuleSource", "ProbeError", "ProbewiseError",
-    "Ragged", "SourceError", "Store", "StoreError", "__version__", "extract", "load_hf_dataset",
-    "load_image_folder", "load_table", "open_store",
+    "ConfigError", "DataError", "Examples", "ExtractConfig", "HFSource", "ModuleSource", "ProbeError",
+    "ProbewiseError", "Ragged", "SourceError", "Store", "StoreError", "SweepConfig", "SweepResult", "__version__",
+    "extract", "load_hf_dataset", "load_image_folder", "load_table", "open_store", "run_extract", "sweep",
 ]

@@ -1,0 +1,115 @@
+"""`SweepResult`: every grid point's validation metrics, the selection, test metrics, and provenance.
+
+Example:
+    >>> # result = probewise.sweep(store); result.save("runs/demo/results")  # .json + .csv (+ .parquet)
+    >>> # result = SweepResult.load("runs/demo/results.json")
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from probewise._version import __version__
+from probewise.errors import ProbewiseError
+
+FORMAT = "probewise-results"
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class SweepResult:
+    """Attributes:
+    grid: one row per (probe, layer, value): train/val metrics. Never test metrics.
+    per_layer: one row per (probe, layer): the value chosen on val for that layer, with its test metrics
+        (the layer curve). Test numbers here are reported, never used to choose.
+    selected: probe → the (layer, value) chosen on val over all layers, with test metrics ± CI.
+    store: provenance of the data (path, model, fingerprints, split sizes, classes).
+    config: the sweep config that made this result (seed included).
+    baselines: majority class and random-direction test metrics, next to the probes'.
+    geometry: per layer: mean activation norm, effective rank, cosine between class means (train split).
+    """
+
+    grid: list[dict]
+    per_layer: list[dict]
+    selected: dict[str, dict]
+    store: dict
+    config: dict
+    timing: dict = field(default_factory=dict)
+    probewise_version: str = __version__
+    baselines: dict = field(default_factory=dict)
+    geometry: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, "schema_version": SCHEMA_VERSION, "probewise_version": self.probewise_version,
+                "store": self.store, "config": self.config, "selected": self.selected,
+                "per_layer": self.per_layer, "grid": self.grid, "timing": self.timing,
+                "baselines": self.baselines, "geometry": self.geometry}
+
+    def save(self, path: str | Path, formats: tuple[str, ...] = ("json", "csv")) -> list[Path]:
+        """Write `path.json` (everything), `path.csv` / `path.parquet` (the grid table). Returns the paths."""
+        path = Path(path)
+        if path.suffix in (".json", ".csv", ".parquet"):
+            path = path.with_suffix("")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = []
+        if "json" in formats:
+            p = path.with_suffix(".json")
+            p.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+            written.append(p)
+        rows = [{**r, "dataset": self.store.get("dataset"), "model": self.store.get("model")} for r in self.grid]
+        if "csv" in formats:
+            p = path.with_suffix(".csv")
+            keys = list(dict.fromkeys(k for r in rows for k in r))
+            with p.open("w", newline="") as f:
+                w = csv.DictWriter(f, keys)
+                w.writeheader()
+                w.writerows(rows)
+            written.append(p)
+        if "parquet" in formats:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            p = path.with_suffix(".parquet")
+            pq.write_table(pa.Table.from_pylist(rows), p)
+            written.append(p)
+        return written
+
+    @classmethod
+    def load(cls, path: str | Path) -> SweepResult:
+        path = Path(path)
+        try:
+            d = json.loads(path.read_text())
+        except FileNotFoundError as e:
+            raise ProbewiseError(f"results file {path} does not exist.") from e
+        except json.JSONDecodeError as e:
+            raise ProbewiseError(f"{path} is not valid JSON ({e}).") from e
+        if d.get("format") != FORMAT:
+            raise ProbewiseError(f"{path} is not a probewise results file.")
+        if d.get("schema_version") != SCHEMA_VERSION:
+            raise ProbewiseError(
+                f"{path} has results schema {d.get('schema_version')}; this probewise ({__version__}) reads "
+                f"schema {SCHEMA_VERSION}. Re-run the sweep with this version."
+            )
+        return cls(d["grid"], d["per_layer"], d["selected"], d["store"], d["config"], d.get("timing", {}),
+                   d.get("probewise_version", "?"), d.get("baselines", {}), d.get("geometry", []))
+
+    def table(self, metric: str = "accuracy") -> str:
+        """A plain-text layer table per probe: val and test `metric`, the selected layer marked."""
+        lines = []
+        for probe, sel in self.selected.items():
+            lines.append(f"{self.store.get('dataset')} · {probe} (selected on val: layer {sel['layer']}, "
+                         f"{sel['param']}={sel['value']:g})")
+            lines.append(f"  {'layer':>6} {sel['param']:>9} {'val ' + metric:>14} {'test ' + metric:>24} "
+                         f"{'selectivity':>12}")
+            for r in self.per_layer:
+                if r["probe"] != probe:
+                    continue
+                t = r["test"][metric]
+                mark = "  ←" if r["layer"] == sel["layer"] else ""
+                selectivity = f"{r['selectivity']:>12.3f}" if r.get("selectivity") is not None else f"{'':>12}"
+                lines.append(f"  {r['layer']:>6} {r['value']:>9.3g} {r['val'][metric]:>14.3f} "
+                             f"{t['value']:>8.3f} [{t['low']:.3f}, {t['high']:.3f}] {selectivity}{mark}")
+        return "\n".join(lines)

@@ -1,0 +1,155 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import probewise.sweep.run as run_mod
+from probewise.errors import ConfigError, DataError, ProbewiseError
+from probewise.store import StoreWriter, open_store
+from probewise.sweep import SweepConfig, SweepResult, sweep
+
+from .conftest import make_store
+
+ENGINES = ["torch", "sklearn"]
+
+
+def _cfg(**kw):
+    base = {"C_grid": (0.01, 1.0, 100.0), "alpha_grid": (0.1, 10.0, 1000.0), "n_boot": 100}
+    return SweepConfig(**{**base, **kw})
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_selection_never_sees_test(store3, monkeypatch, engine):
+    events = []
+    real_read = type(store3).read
+
+    def read(self, layer, split=None, **kw):
+        events.append(("read", split))
+        return real_read(self, layer, split, **kw)
+
+    real_select = run_mod.select_on_val
+
+    def select(rows, metric):
+        for r in rows:
+            assert set(r) >= {"val"} and "test" not in r, "selection rows must hold no test numbers"
+        events.append(("select", None))
+        return real_select(rows, metric)
+
+    monkeypatch.setattr(type(store3), "read", read)
+    monkeypatch.setattr(run_mod, "select_on_val", select)
+    res = sweep(store3, _cfg(probes=("logistic", "ridge"), engine=engine))
+    last_select = max(i for i, e in enumerate(events) if e[0] == "select")
+    test_reads = [i for i, e in enumerate(events) if e == ("read", "test")]
+    assert test_reads and min(test_reads) > last_select
+    assert all("test" not in r for r in res.grid)
+    assert set(res.selected) == {"logistic", "ridge"}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_reproducible_bit_for_bit(store2, engine):
+    a = sweep(store2, _cfg(engine=engine)).to_dict()
+    b = sweep(store2, _cfg(engine=engine)).to_dict()
+    a.pop("timing"), b.pop("timing")
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_result_contents_and_roundtrip(store3, tmp_path):
+    res = sweep(store3, _cfg(probes=("logistic",), combine=("0", "2")))
+    assert len(res.grid) == 3 * 3  # layers 0, 2, 0+2 × 3 C values
+    sel = res.selected["logistic"]
+    assert sel["layer"] in ("0", "2") and sel["param"] == "C"
+    assert res.store["split_sizes"] == {"train": 252, "val": 54, "test": 54}
+    assert res.store["dataset_fingerprint"] and res.config["seed"] == 0
+    acc = sel["test"]["accuracy"]
+    assert acc["low"] <= acc["value"] <= acc["high"] and acc["n"] == 54
+    best_val = max(r["val"]["accuracy"] for r in res.grid if r["layer"] != "0+2")
+    assert sel["val"]["accuracy"] == best_val
+    paths = res.save(tmp_path / "out" / "res", ("json", "csv", "parquet"))
+    assert [p.suffix for p in paths] == [".json", ".csv", ".parquet"]
+    back = SweepResult.load(tmp_path / "out" / "res.json")
+    assert back.selected == json.loads(json.dumps(res.selected))
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(paths[2]).num_rows == len(res.grid)
+    d = json.loads(paths[0].read_text())
+    d["schema_version"] = 99
+    paths[0].write_text(json.dumps(d))
+    with pytest.raises(ProbewiseError, match="schema 99.*Re-run the sweep"):
+        SweepResult.load(paths[0])
+
+
+def test_refit_uses_train_and_val(store2):
+    a = sweep(store2, _cfg(refit=False))
+    b = sweep(store2, _cfg(refit=True))
+    assert a.selected["logistic"]["layer"] == b.selected["logistic"]["layer"]
+    assert b.selected["logistic"]["refit"] is True
+
+
+def test_engines_agree_on_the_grid(store3):
+    t = sweep(store3, _cfg(probes=("logistic", "ridge"), engine="torch"))
+    s = sweep(store3, _cfg(probes=("logistic", "ridge"), engine="sklearn"))
+    for rt, rs in zip(t.grid, s.grid, strict=True):
+        assert (rt["probe"], rt["layer"], rt["value"]) == (rs["probe"], rs["layer"], rs["value"])
+        assert abs(rt["val"]["accuracy"] - rs["val"]["accuracy"]) <= 0.02
+    assert t.selected["logistic"]["layer"] == s.selected["logistic"]["layer"]
+
+
+def test_bad_input(store2, tmp_path):
+    with pytest.raises(ConfigError, match="must be > 0"):
+        sweep(store2, _cfg(C_grid=(0.0, 1.0)))
+    with pytest.raises(ProbewiseError, match="layer .5. is not in store"):
+        sweep(store2, _cfg(layers=("5",)))
+    with pytest.raises(ConfigError, match="unknown probe"):
+        sweep(store2, _cfg(probes=("svm",)))
+    with pytest.raises(ConfigError, match="select="):
+        sweep(store2, _cfg(select="macro_f1"))
+    # a val split holding a single class
+    n = 60
+    split = ["train"] * 40 + ["val"] * 10 + ["test"] * 10
+    s = make_store(tmp_path / "oneclass", n=n, split=split)
+    labels = s.labels.copy()
+    assert len(np.unique(labels[s.indices("val")])) == 2  # sanity: build a store whose val has one class instead
+    split2 = ["train"] * 40 + ["val", "test"] * 10
+    s2 = make_store(tmp_path / "oneclass2", n=n, split=split2)
+    assert len(np.unique(s2.labels[s2.indices("val")])) == 1
+    with pytest.raises(DataError, match="val split has a single class"):
+        sweep(s2, _cfg())
+    # fewer val examples than classes
+    split3 = ["train"] * 58 + ["val", "test"]
+    s3 = make_store(tmp_path / "tiny_val", n=n, k=3, split=split3)
+    with pytest.raises(DataError, match="val split"):
+        sweep(s3, _cfg())
+
+
+def test_nan_features_refused(store2, tmp_path):
+    """A store whose features hold NaN (written by hand through the writer API) is refused by name."""
+    from probewise.data import Examples
+
+    ex = Examples(np.zeros((40, 2), np.float32), np.arange(40) % 2, ("a", "b"), np.array([0] * 30 + [1] * 5 + [2] * 5,
+                  np.int8), "tensor", name="nan")
+    X = torch.randn(40, 3)
+    X[3, 1] = float("nan")
+    ident = {"source": {"kind": "manual"}, "dataset_fingerprint": ex.fingerprint(), "layers": ["0"], "pooling": "none",
+             "dtype": "float32", "shard_size": 64}
+    with StoreWriter(tmp_path / "nan", ident, ex) as w:
+        w.write_shard(0, {"layer.0": X})
+        w.finalize()
+    with pytest.raises(DataError, match="NaN/inf features in the train split"):
+        sweep(open_store(tmp_path / "nan"), _cfg())
+
+
+def test_controls_baselines_geometry(store3):
+    res = sweep(store3, _cfg(probes=("logistic",)))
+    for r in res.per_layer:
+        # permuted labels carry nothing a probe can generalize: control accuracy near chance (1/3)
+        assert 0.1 <= r["control"]["accuracy"] <= 0.6
+        assert r["selectivity"] == pytest.approx(r["test"]["accuracy"]["value"] - r["control"]["accuracy"])
+    sel = res.selected["logistic"]
+    assert sel["selectivity"] > 0.3, "an informative layer must be selective"
+    maj = res.baselines["majority"]["test"]["accuracy"]["value"]
+    assert maj == pytest.approx(np.bincount(store3.labels[store3.indices("test")]).max() / 54)
+    assert f"random_direction@{sel['layer']}" in res.baselines
+    assert [g["layer"] for g in res.geometry] == ["0", "2"]
+    assert all(g["effective_rank"] > 1 for g in res.geometry)
+    assert "selectivity" in res.table()
