@@ -62,7 +62,10 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     kw = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     kw["progress"] = not args.no_progress
     store = run_extract(ExtractConfig(**kw))
-    print(f"wrote {store.n} examples × {len(store.layers)} layers ({store.pooling}, {store.dtype}) to {store.root}")
+    from probewise.distributed import DistInfo
+
+    if DistInfo.from_env().is_main:
+        print(f"wrote {store.n} examples × {len(store.layers)} layers ({store.pooling}, {store.dtype}) to {store.root}")
     return 0
 
 
@@ -99,6 +102,42 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _floats(text: str | None) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    from probewise.errors import ConfigError
+
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError as e:
+        raise ConfigError(f"grid {text!r} must be comma-separated numbers, e.g. 0.01,0.1,1,10.") from e
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from probewise.store import open_store
+    from probewise.sweep import SweepConfig, sweep
+
+    cfg = SweepConfig(
+        probes=tuple(p.strip() for p in args.probe.split(",") if p.strip()),
+        layers=tuple(args.layers.split(",")) if args.layers else None,
+        C_grid=_floats(args.C_grid), alpha_grid=_floats(args.alpha_grid), shrinkage_grid=_floats(args.shrinkage_grid),
+        select=args.select, refit=args.refit, combine=tuple(args.combine.split(",")) if args.combine else None,
+        engine=args.engine, n_boot=args.n_boot, seed=args.seed,
+    )
+    formats = tuple(f.strip() for f in args.format.split(","))
+    for path in args.stores:
+        store = open_store(path)
+        result = sweep(store, cfg)
+        base = Path(args.out) / store.root.name if args.out and len(args.stores) > 1 else Path(
+            args.out or f"{store.root}-sweep")
+        written = result.save(base, formats)
+        print(result.table(args.select if args.select != "log_loss" else "accuracy"))
+        print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from probewise.demo import DemoConfig, run_demo
 
@@ -126,6 +165,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list"])
     p.set_defaults(func=_cmd_tasks)
 
+    p = sub.add_parser("sweep", help="train probes on every layer × hyperparameter of a store, select on val")
+    p.add_argument("stores", nargs="+", help="store folder(s) written by `probewise extract`")
+    p.add_argument("--probe", default="logistic", help="comma-separated: logistic,ridge,meandiff")
+    p.add_argument("--layers", help="comma-separated store layers (default: all)")
+    p.add_argument("--C-grid", dest="C_grid", help="logistic inverse regularization values (default 1e-4..1e5)")
+    p.add_argument("--alpha-grid", help="ridge alphas (default 1e-2..1e7)")
+    p.add_argument("--shrinkage-grid", help="meandiff covariance shrinkage values in [0, 1]")
+    p.add_argument("--select", default="accuracy", help="validation metric: accuracy|balanced_accuracy|log_loss|auroc")
+    p.add_argument("--refit", action="store_true", help="refit the chosen configuration on train+val")
+    p.add_argument("--combine", help="layers to concatenate into one extra feature set, e.g. 4,5,6")
+    p.add_argument("--engine", default="torch", help="torch (batched) | sklearn (reference loop)")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for test intervals")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="results path without extension (default: <store>-sweep)")
+    p.add_argument("--format", default="json,csv", help="comma-separated: json,csv,parquet")
+    p.set_defaults(func=_cmd_sweep)
+
+    from probewise.report.commands import add_parsers as add_report_parsers
+
+    add_report_parsers(sub)
+
     p = sub.add_parser("demo", help="the whole pipeline on the embedded default model and built-in tasks")
     p.add_argument("--out", default="probewise-demo", help="folder for stores and results")
     p.add_argument("--tasks", help="comma-separated built-in task names (default: all)")
@@ -148,6 +208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("probewise: interrupted; rerun the same command to resume.", file=sys.stderr)
         return 130
+    finally:
+        from probewise.distributed import shutdown
+
+        shutdown()
 
 
 if __name__ == "__main__":
