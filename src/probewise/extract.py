@@ -24,8 +24,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from probewise import distributed as dist
 from probewise.data.examples import Examples
-from probewise.errors import ConfigError, SourceError
+from probewise.errors import ConfigError, ProbewiseError, SourceError, StoreError
 from probewise.sources.base import Source, dtype_name, resolve_dtype
 from probewise.store import layout
 from probewise.store.ragged import Ragged
@@ -81,6 +82,22 @@ def compute_shard(source: Source, items, batch_size: int, dtype: torch.dtype, on
     return tensors
 
 
+def _write_pending(writer: StoreWriter, shards: list[int], source: Source, examples: Examples, batch_size: int,
+                   store_dtype: torch.dtype, progress: bool) -> None:
+    rows_todo = sum(len(writer.shard_rows(k)) for k in shards)
+    bar = tqdm(total=rows_todo, unit="ex", desc=f"extract {examples.name}", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True, smoothing=0.1)
+    t0 = time.perf_counter()
+    try:
+        for k in shards:
+            tensors = compute_shard(source, _items(examples, writer.shard_rows(k)), batch_size, store_dtype,
+                                    bar.update)
+            writer.write_shard(k, tensors)
+    finally:
+        bar.close()
+    writer.manifest["config"]["seconds"] = round(time.perf_counter() - t0, 3)
+
+
 def extract(
     source: Source,
     examples: Examples,
@@ -121,21 +138,40 @@ def extract(
         "shard_size": int(shard_size),
     }
     full_config = {"batch_size": batch_size, **(config or {})}
-    with StoreWriter(out, identity, examples, config=full_config, overwrite=overwrite) as writer:
-        pending = writer.pending()
-        done_rows = examples.n - sum(len(writer.shard_rows(k)) for k in pending)
-        bar = tqdm(total=examples.n, initial=done_rows, unit="ex", desc=f"extract {examples.name}",
-                   disable=not progress, file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
-        t0 = time.perf_counter()
+    info = dist.init()
+    writer = StoreWriter(out, identity, examples, config=full_config, overwrite=overwrite)
+    if not info.distributed:
+        with writer:
+            _write_pending(writer, writer.pending(), source, examples, batch_size, store_dtype, progress)
+            writer.finalize()
+        return Store(out)
+    # torchrun: rank 0 opens (or resumes) the store and holds its lock; every rank writes its share of
+    # the missing shards; rank 0 records checksums once all are in.
+    error: ProbewiseError | None = None
+    pending: list[int] | None = None
+    if info.is_main:
         try:
-            for k in pending:
-                rows = writer.shard_rows(k)
-                tensors = compute_shard(source, _items(examples, rows), batch_size, store_dtype, bar.update)
-                writer.write_shard(k, tensors)
-        finally:
-            bar.close()
-        writer.manifest["config"]["seconds"] = round(time.perf_counter() - t0, 3)
-        writer.finalize()
+            writer.__enter__()
+            pending = writer.pending()
+        except ProbewiseError as e:
+            error = e
+    message, pending = dist.broadcast((None if error is None else str(error), pending))
+    if error is not None:
+        raise error
+    if message is not None:
+        raise StoreError(message)
+    try:
+        if not info.is_main:
+            writer.attach()
+        mine = pending[info.rank :: info.world_size]
+        _write_pending(writer, mine, source, examples, batch_size, store_dtype, progress and info.is_main)
+        dist.barrier()
+        if info.is_main:
+            writer.finalize()
+        dist.barrier()
+    finally:
+        if info.is_main:
+            writer.__exit__(None, None, None)
     return Store(out)
 
 
@@ -215,7 +251,8 @@ def run_extract(cfg: ExtractConfig, examples: Examples | None = None) -> Store:
     from probewise.sources.hf import HFSource
 
     examples = examples if examples is not None else load_examples(cfg)
-    source = HFSource(cfg.model, cfg.layers, cfg.pooling, device=cfg.device, model_dtype=cfg.model_dtype,
+    device = dist.DistInfo.from_env().device(cfg.device)
+    source = HFSource(cfg.model, cfg.layers, cfg.pooling, device=device, model_dtype=cfg.model_dtype,
                       max_length=cfg.max_length, trust_remote_code=cfg.trust_remote_code)
     return extract(source, examples, cfg.out, dtype=cfg.dtype, batch_size=cfg.batch_size,
                    shard_size=cfg.shard_size, overwrite=cfg.overwrite, progress=cfg.progress,

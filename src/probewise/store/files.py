@@ -52,6 +52,23 @@ def commit_file(tmp: Path, final: Path) -> None:
     _fsync_dir(final.parent)
 
 
+def save_tensors_atomic(path: Path, tensors: dict, metadata: dict[str, str] | None = None) -> None:
+    """Write a safetensors file under a temporary name, then commit it (see `commit_file`)."""
+    from safetensors.torch import save_file
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+    except Exception as e:  # safetensors reports I/O failures (ENOSPC included) as its own error type
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise disk_error(path, e) from e
+        if "No space left" in str(e) or "os error 28" in str(e):
+            raise disk_error(path, OSError(errno.ENOSPC, str(e))) from e
+        raise
+    commit_file(tmp, path)
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:

@@ -9,28 +9,19 @@ The manifest is marked complete, with each shard's size and sha256, when the las
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
 
 from probewise._version import __version__
 from probewise.data.examples import Examples
 from probewise.data.splits import SPLIT_NAMES
 from probewise.errors import StoreError
 from probewise.store import layout
-from probewise.store.files import (
-    StoreLock,
-    commit_file,
-    disk_error,
-    read_json,
-    sha256_file,
-    write_json_atomic,
-)
+from probewise.store.files import StoreLock, read_json, save_tensors_atomic, sha256_file, write_json_atomic
 
 
 def _now() -> str:
@@ -100,6 +91,11 @@ class StoreWriter:
     def __exit__(self, *exc: object) -> None:
         self._lock.release()
 
+    def attach(self) -> StoreWriter:
+        """Join a store another rank of the same torchrun job has opened (and locked): read its manifest only."""
+        self.manifest = read_json(self.root / layout.MANIFEST)
+        return self
+
     def _clear(self) -> None:
         shutil.rmtree(self.root / layout.SHARD_DIR, ignore_errors=True)
         for name in (layout.MANIFEST, layout.EXAMPLES):
@@ -115,9 +111,7 @@ class StoreWriter:
             group_names, codes = np.unique(np.asarray(ex.groups), return_inverse=True)
             group_names = [str(g) for g in group_names]
             tensors["groups"] = torch.as_tensor(codes, dtype=torch.int64)
-        tmp = self.root / f".{layout.EXAMPLES}.tmp-{os.getpid()}"
-        save_file(tensors, str(tmp))
-        commit_file(tmp, self.root / layout.EXAMPLES)
+        save_tensors_atomic(self.root / layout.EXAMPLES, tensors)
         self.manifest = {
             "format": layout.FORMAT,
             "schema_version": layout.SCHEMA_VERSION,
@@ -183,15 +177,8 @@ class StoreWriter:
         return range(s["start"], s["stop"])
 
     def write_shard(self, k: int, tensors: dict[str, torch.Tensor]) -> None:
-        final = self.root / layout.shard_file(k)
-        tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-        try:
-            save_file({name: t.contiguous() for name, t in tensors.items()}, str(tmp),
-                      metadata={"start": str(self.manifest["shards"][k]["start"])})
-        except OSError as e:
-            tmp.unlink(missing_ok=True)
-            raise disk_error(final, e) from e
-        commit_file(tmp, final)
+        save_tensors_atomic(self.root / layout.shard_file(k), tensors,
+                            metadata={"start": str(self.manifest["shards"][k]["start"])})
 
     def finalize(self) -> dict:
         """Record dims, sizes and checksums of every shard; mark the store complete."""

@@ -1,0 +1,78 @@
+"""torchrun helpers: rank and world from the environment, process-group setup, barriers, broadcasts.
+
+Example:
+    >>> from probewise.distributed import DistInfo
+    >>> DistInfo.from_env({}).world_size
+    1
+
+Under `torchrun --nproc-per-node N -m probewise ...` every process reads RANK/WORLD_SIZE/LOCAL_RANK;
+outside torchrun everything here is a no-op, so single-process code paths are the same code.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DistInfo:
+        env = os.environ if env is None else env
+        return cls(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)))
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def device(self, requested: str | None = "auto") -> str:
+        """Each rank takes its own GPU (cuda:LOCAL_RANK) when CUDA is there and `auto` was asked."""
+        if requested in (None, "auto"):
+            return f"cuda:{self.local_rank}" if torch.cuda.is_available() else "cpu"
+        return str(requested)
+
+
+def init(info: DistInfo | None = None) -> DistInfo:
+    """Join the process group (NCCL on GPUs, gloo on CPU) when launched by torchrun; return the rank info."""
+    info = info or DistInfo.from_env()
+    if info.distributed and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(info.local_rank)
+        dist.init_process_group(backend)
+    return info
+
+
+def barrier() -> None:
+    if dist.is_initialized():
+        dist.barrier()
+
+
+def broadcast(obj: object, src: int = 0) -> object:
+    """Send a picklable control message (a list of shard indices, an error text) from `src` to every rank.
+
+    Only small control messages travel this way, inside one job; artifacts are never pickled.
+    """
+    if not dist.is_initialized():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
+
+
+def shutdown() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
