@@ -61,3 +61,25 @@ def test_bad_tables(tmp_path, capsys):
         assert main(["extract", "--data", str(path), "--out", str(tmp_path / "s"), "--no-progress"]) == 2
         assert msg in capsys.readouterr().err
     assert not (tmp_path / "s").exists(), "a failed run must not create a store"
+
+
+def test_extract_image_folder_with_vit(tiny_vit, tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls, base in (("dark", 30), ("light", 220)):
+        (tmp_path / "imgs" / cls).mkdir(parents=True)
+        for i in range(8):
+            arr = np.clip(base + rng.normal(0, 10, (36, 36, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(arr).save(tmp_path / "imgs" / cls / f"{i}.png")
+    out = tmp_path / "vstore"
+    rc = main(["extract", "--model", tiny_vit, "--image-folder", str(tmp_path / "imgs"), "--pooling", "first",
+               "--out", str(out), "--no-progress", "--device", "cpu", "--batch-size", "5"])
+    assert rc == 0, capsys.readouterr().err
+    from probewise import open_store
+
+    store = open_store(out)
+    assert store.n == 16 and store.layers == ["0", "1", "2", "3"] and store.dims["3"] == 32
+    assert store.manifest["dataset"]["modality"] == "image"
+    assert store.classes == ["dark", "light"]
