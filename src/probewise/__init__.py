@@ -6,7 +6,7 @@ from probewise.errors import ConfigError, DataError, ProbeError, ProbewiseError,
 from probewise.extract import ExtractConfig, extract, run_extract
 from probewise.sources import HFSource, ModuleSource
 from probewise.store import Ragged, Store, open_store
-from probewise.sweep import SweepConfig, SweepResult, sweep
+from probewise.sweeps import SweepConfig, SweepResult, sweep
 
 __all__ = [
     "ConfigError", "DataError", "Examples", "ExtractConfig", "HFSource", "ModuleSource", "ProbeError",

@@ -117,7 +117,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from probewise.store import open_store
-    from probewise.sweep import SweepConfig, sweep
+    from probewise.sweeps import SweepConfig, sweep
 
     cfg = SweepConfig(
         probes=tuple(p.strip() for p in args.probe.split(",") if p.strip()),

@@ -18,7 +18,7 @@ from probewise.errors import ConfigError
 from probewise.extract import ExtractConfig, run_extract
 from probewise.report.html import write_report
 from probewise.report.plots import plot_layer_curves
-from probewise.sweep import SweepConfig, SweepResult, sweep
+from probewise.sweeps import SweepConfig, SweepResult, sweep
 
 
 @dataclass

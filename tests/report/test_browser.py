@@ -44,7 +44,7 @@ def demo_report(tmp_path_factory) -> Path:
     from probewise.extract import ExtractConfig, load_examples
     from probewise.report.compare import load_results
     from probewise.report.html import write_report
-    from probewise.sweep import SweepConfig, sweep
+    from probewise.sweeps import SweepConfig, sweep
 
     out = tmp_path_factory.mktemp("demo")
     source = None

@@ -15,7 +15,7 @@ from probewise.report.commands import add_parsers
 from probewise.report.compare import leaderboard, load_results, pick_probe
 from probewise.report.figures import export_figures, few_shot_points
 from probewise.report.html import render_report, write_report
-from probewise.sweep.results import SweepResult
+from probewise.sweeps.results import SweepResult
 
 
 def _est(v, lo=None, hi=None, n=60):

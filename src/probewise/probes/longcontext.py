@@ -372,7 +372,7 @@ class MeanLinearProbe(LongContextProbe):
             :class:`probewise.fit.trainer.TrainConfig`.
     """
 
-    def __init__(self, lr: float = 1e-3, weight_decay: float = 1e-2, epochs: int = 100, batch_size: int = 64,
+    def __init__(self, lr: float = 1e-2, weight_decay: float = 1e-2, epochs: int = 100, batch_size: int = 64,
                  patience: int | None = 10, warmup_frac: float = 0.05, seed: int = 0,
                  device: str | None = None) -> None:
         self._set_training(lr, weight_decay, epochs, batch_size, patience, warmup_frac, seed, device)
@@ -390,7 +390,7 @@ class EMAMaxProbe(LongContextProbe):
             :class:`probewise.fit.trainer.TrainConfig`.
     """
 
-    def __init__(self, alpha: float = 0.9, lr: float = 1e-3, weight_decay: float = 1e-2, epochs: int = 100,
+    def __init__(self, alpha: float = 0.9, lr: float = 1e-2, weight_decay: float = 1e-2, epochs: int = 100,
                  batch_size: int = 64, patience: int | None = 10, warmup_frac: float = 0.05, seed: int = 0,
                  device: str | None = None) -> None:
         self.alpha = alpha
@@ -411,7 +411,7 @@ class AttentionProbe(LongContextProbe):
             :class:`probewise.fit.trainer.TrainConfig`.
     """
 
-    def __init__(self, n_heads: int = 4, lr: float = 1e-3, weight_decay: float = 1e-2, epochs: int = 100,
+    def __init__(self, n_heads: int = 4, lr: float = 1e-2, weight_decay: float = 1e-2, epochs: int = 100,
                  batch_size: int = 64, patience: int | None = 10, warmup_frac: float = 0.05, seed: int = 0,
                  device: str | None = None) -> None:
         self.n_heads = n_heads
@@ -430,7 +430,7 @@ class MultiMaxProbe(LongContextProbe):
             :class:`probewise.fit.trainer.TrainConfig`.
     """
 
-    def __init__(self, n_heads: int = 4, lr: float = 1e-3, weight_decay: float = 1e-2, epochs: int = 100,
+    def __init__(self, n_heads: int = 4, lr: float = 1e-2, weight_decay: float = 1e-2, epochs: int = 100,
                  batch_size: int = 64, patience: int | None = 10, warmup_frac: float = 0.05, seed: int = 0,
                  device: str | None = None) -> None:
         self.n_heads = n_heads
@@ -450,7 +450,7 @@ class RollingAttentionProbe(LongContextProbe):
             :class:`probewise.fit.trainer.TrainConfig`.
     """
 
-    def __init__(self, n_heads: int = 4, window: int = 16, lr: float = 1e-3, weight_decay: float = 1e-2,
+    def __init__(self, n_heads: int = 4, window: int = 16, lr: float = 1e-2, weight_decay: float = 1e-2,
                  epochs: int = 100, batch_size: int = 64, patience: int | None = 10, warmup_frac: float = 0.05,
                  seed: int = 0, device: str | None = None) -> None:
         self.n_heads = n_heads

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from probewise.errors import ConfigError, DataError
 from probewise.metrics import get_metric
-from probewise.sweep.results import FORMAT, SweepResult
+from probewise.sweeps.results import FORMAT, SweepResult
 
 __all__ = ["Cell", "Leaderboard", "leaderboard", "load_results", "metric_value", "model_labels", "pick_probe"]
 

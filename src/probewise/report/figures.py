@@ -28,7 +28,7 @@ from probewise.errors import ConfigError
 from probewise.metrics import ece, reliability_curve, tpr_at_fpr
 from probewise.metrics.classification import binary_clf_curve
 from probewise.report.compare import metric_value, model_labels, pick_probe
-from probewise.sweep.results import SweepResult
+from probewise.sweeps.results import SweepResult
 
 __all__ = ["FIGURE_FORMATS", "export_figures", "few_shot_points", "probe_color", "roc_points", "svg_markup",
            "task_figures"]

@@ -23,7 +23,7 @@ from probewise._version import __version__
 from probewise.errors import ConfigError, DataError
 from probewise.report.compare import Leaderboard, leaderboard, metric_value, model_labels, pick_probe
 from probewise.report.figures import control_value, result_slugs, svg_markup, task_figures
-from probewise.sweep.results import SweepResult
+from probewise.sweeps.results import SweepResult
 
 __all__ = ["fmt_estimate", "render_report", "write_leaderboard", "write_report"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from probewise.sweep.results import SweepResult
+from probewise.sweeps.results import SweepResult
 
 
 def plot_layer_curves(results: Sequence[SweepResult], path: str | Path, metric: str = "accuracy",

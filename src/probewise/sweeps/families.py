@@ -30,6 +30,7 @@ class GridModel(Protocol):
 class Family(Protocol):
     name: str
     param: str
+    input_kind: str  # "pooled" ([n, d] tensors) or "tokens" (Ragged)
 
     def fit_grid(self, Xs: Sequence[torch.Tensor], y: np.ndarray, values: Sequence[float], n_classes: int,
                  seed: int) -> list[GridModel]:
@@ -60,6 +61,8 @@ class _SklearnGrid:
 class SklearnFamily:
     """The loop a user would write: StandardScaler + a scikit-learn estimator per layer and grid value."""
 
+    input_kind = "pooled"
+
     def __init__(self, name: str) -> None:
         from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
         from sklearn.linear_model import LogisticRegression, RidgeClassifier
@@ -86,8 +89,67 @@ class SklearnFamily:
         return out
 
 
+# -- probe-zoo estimators ------------------------------------------------------------------------
+@dataclass
+class _EstimatorGrid:
+    models: list
+
+    def predict_proba(self, X, g: int) -> np.ndarray:
+        return np.asarray(self.models[g].predict_proba(X))
+
+
+@dataclass(frozen=True)
+class ZooSpec:
+    """A probewise estimator swept over one hyperparameter; `kind` says whether it reads pooled vectors or tokens."""
+
+    module: str
+    cls: str
+    param: str
+    grid: tuple
+    kind: str
+
+
+ZOO = {
+    "mlp": ZooSpec("probewise.probes.mlp", "MLPProbe", "weight_decay", (1e-3, 1e-1), "pooled"),
+    "knn": ZooSpec("probewise.probes.knn", "KNNProbe", "k", (10, 20, 100, 200), "pooled"),
+    "efficient": ZooSpec("probewise.probes.attentive", "EfficientProbe", "weight_decay", (1e-3, 1e-1), "tokens"),
+    "attentive": ZooSpec("probewise.probes.attentive", "AttentivePoolerProbe", "weight_decay", (1e-3, 1e-1),
+                         "tokens"),
+    "moment": ZooSpec("probewise.probes.moment", "MomentProbe", "weight_decay", (1e-3, 1e-1), "tokens"),
+    "mean_linear": ZooSpec("probewise.probes.longcontext", "MeanLinearProbe", "weight_decay", (1e-3, 1e-1), "tokens"),
+    "ema_max": ZooSpec("probewise.probes.longcontext", "EMAMaxProbe", "weight_decay", (1e-3, 1e-1), "tokens"),
+    "attention": ZooSpec("probewise.probes.longcontext", "AttentionProbe", "weight_decay", (1e-3, 1e-1), "tokens"),
+    "multimax": ZooSpec("probewise.probes.longcontext", "MultiMaxProbe", "weight_decay", (1e-3, 1e-1), "tokens"),
+    "rolling": ZooSpec("probewise.probes.longcontext", "RollingAttentionProbe", "weight_decay", (1e-3, 1e-1),
+                       "tokens"),
+}
+
+
+class EstimatorFamily:
+    """A zoo probe fitted per layer and grid value (non-convex probes early-stop on a seeded 10% of train)."""
+
+    def __init__(self, name: str, spec: ZooSpec) -> None:
+        import importlib
+
+        self.name, self.param, self.input_kind = name, spec.param, spec.kind
+        self._cls = getattr(importlib.import_module(spec.module), spec.cls)
+
+    def fit_grid(self, Xs, y, values, n_classes, seed):
+        out = []
+        for X in Xs:
+            models = []
+            for v in values:
+                est = self._cls(**{self.param: type(getattr(self._cls(), self.param))(v)})
+                if "seed" in est.get_params():
+                    est.set_params(seed=seed)
+                models.append(est.fit(X, y))
+            out.append(_EstimatorGrid(models))
+        return out
+
+
 # -- registry -------------------------------------------------------------------------------------
-PROBES = ("logistic", "ridge", "meandiff")
+LINEAR_PROBES = ("logistic", "ridge", "meandiff")
+PROBES = (*LINEAR_PROBES, *ZOO)
 ENGINES = ("torch", "sklearn")
 
 
@@ -96,12 +158,16 @@ def get_family(name: str, engine: str = "torch") -> Family:
         raise ConfigError(f"unknown probe {name!r}; the sweep takes {', '.join(PROBES)}.")
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}; use {' or '.join(ENGINES)}.")
+    if name in ZOO:
+        return EstimatorFamily(name, ZOO[name])
     if engine == "sklearn":
         return SklearnFamily(name)
-    from probewise.sweep.torch_families import TORCH_FAMILIES
+    from probewise.sweeps.torch_families import TORCH_FAMILIES
 
     return TORCH_FAMILIES[name]()
 
 
 def default_grid(name: str) -> tuple[float, ...]:
+    if name in ZOO:
+        return ZOO[name].grid
     return {"logistic": DEFAULT_C_GRID, "ridge": DEFAULT_ALPHA_GRID, "meandiff": DEFAULT_SHRINKAGE_GRID}[name]

@@ -1,7 +1,7 @@
 """The sweep engine: probes × layers × hyperparameters, selected on validation, scored once on test."""
 
-from probewise.sweep.families import PROBES
-from probewise.sweep.results import SweepResult
-from probewise.sweep.run import SweepConfig, select_on_val, sweep
+from probewise.sweeps.families import PROBES
+from probewise.sweeps.results import SweepResult
+from probewise.sweeps.run import SweepConfig, select_on_val, sweep
 
 __all__ = ["PROBES", "SweepConfig", "SweepResult", "select_on_val", "sweep"]

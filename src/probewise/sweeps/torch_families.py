@@ -44,6 +44,7 @@ def _stack(Xs: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 class LogisticFamily:
+    input_kind = "pooled"
     name, param = "logistic", "C"
 
     def fit_grid(self, Xs, y, values, n_classes, seed):
@@ -52,6 +53,7 @@ class LogisticFamily:
 
 
 class RidgeFamily:
+    input_kind = "pooled"
     name, param = "ridge", "alpha"
 
     def fit_grid(self, Xs, y, values, n_classes, seed):
@@ -60,6 +62,7 @@ class RidgeFamily:
 
 
 class MeanDiffFamily:
+    input_kind = "pooled"
     name, param = "meandiff", "shrinkage"
 
     def fit_grid(self, Xs, y, values, n_classes, seed):

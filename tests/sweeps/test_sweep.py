@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-import probewise.sweep.run as run_mod
+import probewise.sweeps.run as run_mod
 from probewise.errors import ConfigError, DataError, ProbewiseError
 from probewise.store import StoreWriter, open_store
-from probewise.sweep import SweepConfig, SweepResult, sweep
+from probewise.sweeps import SweepConfig, SweepResult, sweep
 
 from .conftest import make_store
 
@@ -153,3 +153,31 @@ def test_controls_baselines_geometry(store3):
     assert [g["layer"] for g in res.geometry] == ["0", "2"]
     assert all(g["effective_rank"] > 1 for g in res.geometry)
     assert "selectivity" in res.table()
+
+
+def test_zoo_probes_through_the_sweep(tmp_path):
+    """A tokens store where one token per sequence carries the label: token probes beat mean pooling."""
+    import torch.nn as nn
+
+    from probewise import Examples, ModuleSource, extract
+
+    rng = np.random.default_rng(0)
+    n, t, d = 400, 24, 8
+    x = rng.normal(size=(n, t, d)).astype(np.float32)
+    y = np.arange(n) % 2
+    pos = rng.integers(0, t, n)
+    x[np.arange(n), pos, 0] += np.where(y == 1, 4.0, -4.0)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(d, d))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.eye(d))
+        net[0].bias.zero_()
+    ex = Examples.from_lists(x, y, modality="tensor", name="needle", seed=0)
+    store = extract(ModuleSource(net, ["0"], pooling="tokens", device="cpu"), ex, tmp_path / "tok", progress=False)
+    res = sweep(store, _cfg(probes=("logistic", "multimax", "mlp"), grids={"multimax": (1e-2,), "mlp": (1e-2,)},
+                            control=False))
+    acc = {p: s["test"]["accuracy"]["value"] for p, s in res.selected.items()}
+    assert acc["multimax"] >= 0.9 and acc["logistic"] <= 0.75, acc
+    assert {r["probe"] for r in res.grid} == {"logistic", "multimax", "mlp"}
+    with pytest.raises(ConfigError, match="need a store extracted with --pooling tokens"):
+        sweep(make_store(tmp_path / "pooled"), _cfg(probes=("attention",)))

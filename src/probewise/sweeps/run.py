@@ -22,9 +22,11 @@ from probewise.errors import ConfigError, DataError
 from probewise.evaluation.controls import control_labels, majority_baseline, random_direction_baseline
 from probewise.evaluation.geometry import layer_geometry
 from probewise.metrics import evaluate_classification, get_metric
+from probewise.store.ragged import Ragged
 from probewise.store.reader import Store
-from probewise.sweep.families import default_grid, get_family
-from probewise.sweep.results import SweepResult
+from probewise.sweeps.families import default_grid, get_family
+from probewise.sweeps.features import Features
+from probewise.sweeps.results import SweepResult
 
 VAL_METRICS = ("accuracy", "balanced_accuracy", "log_loss", "auroc")
 TEST_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "auroc", "log_loss", "ece")
@@ -35,13 +37,16 @@ class SweepConfig:
     """What to sweep. Flags of `probewise sweep` map onto these fields.
 
     Attributes:
-        probes: probe families (logistic, ridge, meandiff).
+        probes: probe families: logistic, ridge, meandiff (batched solvers); mlp, knn (pooled); efficient,
+            attentive, moment, mean_linear, ema_max, attention, multimax, rolling (token stores).
         layers: store layers to sweep (None = all).
         C_grid / alpha_grid / shrinkage_grid: the grid of each family (None = its default).
         select: validation metric that chooses (accuracy | balanced_accuracy | log_loss | auroc).
         refit: refit the chosen configuration on train+val before scoring test.
         combine: layers concatenated into one extra feature set (multi-block linear evaluation).
-        engine: torch (batched, fast) | sklearn (the reference loop).
+        grids: probe → grid values for the zoo probes (e.g. {"mlp": (1e-3, 1e-1), "knn": (10, 20)}).
+        token_pooling: how pooled probes read a tokens store (mean | max | first | last).
+        engine: torch (batched, fast) | sklearn (the reference loop); zoo probes are torch either way.
         n_boot: bootstrap resamples for test intervals.
         seed: seed of everything random (solvers, bootstrap, control labels).
         control: train each layer's chosen probe on permuted labels too (Hewitt & Liang's control
@@ -62,9 +67,13 @@ class SweepConfig:
     seed: int = 0
     control: bool = True
     baselines: bool = True
+    token_pooling: str = "mean"
+    grids: dict | None = None
 
     def grid_for(self, probe: str) -> tuple[float, ...]:
-        given = {"logistic": self.C_grid, "ridge": self.alpha_grid, "meandiff": self.shrinkage_grid}[probe]
+        given = {"logistic": self.C_grid, "ridge": self.alpha_grid, "meandiff": self.shrinkage_grid}.get(probe)
+        if given is None and self.grids:
+            given = self.grids.get(probe)
         values = tuple(float(v) for v in (given if given is not None else default_grid(probe)))
         if not values:
             raise ConfigError(f"the {probe} grid is empty.")
@@ -101,14 +110,6 @@ def select_on_val(rows: Sequence[dict], metric: str) -> dict:
     return min(rows, key=key)
 
 
-def _check_features(X: torch.Tensor, layer: str, split: str) -> None:
-    bad = ~torch.isfinite(X)
-    if bad.any():
-        rows = torch.nonzero(bad.any(1)).flatten()[:5].tolist()
-        raise DataError(f"layer {layer} has NaN/inf features in the {split} split (rows {rows}); "
-                        "re-extract with model_dtype float32.")
-
-
 def sweep(store: Store, config: SweepConfig | None = None, *, progress: bool = False) -> SweepResult:
     """Run the sweep on a pooled store. See `SweepConfig`."""
     cfg = config or SweepConfig()
@@ -130,46 +131,37 @@ def sweep(store: Store, config: SweepConfig | None = None, *, progress: bool = F
     if len(y_va) < k:
         raise DataError(f"the val split has {len(y_va)} examples for {k} classes; give it more examples.")
 
-    feats_tr: dict[str, torch.Tensor] = {}
-    feats_va: dict[str, torch.Tensor] = {}
-    for layer in layers:
-        feats_tr[layer] = store.read(layer, "train")
-        feats_va[layer] = store.read(layer, "val")
-        _check_features(feats_tr[layer], layer, "train")
-        _check_features(feats_va[layer], layer, "val")
+    feats = Features(store, cfg.token_pooling)
     names = list(layers)
     if cfg.combine:
-        combo = [store.resolve_layer(x) for x in cfg.combine]
-        cname = "+".join(combo)
-        for c in combo:
-            if c not in feats_tr:
-                feats_tr[c], feats_va[c] = store.read(c, "train"), store.read(c, "val")
-        feats_tr[cname] = torch.cat([feats_tr[c] for c in combo], 1)
-        feats_va[cname] = torch.cat([feats_va[c] for c in combo], 1)
-        names.append(cname)
+        names.append("+".join(store.resolve_layer(x) for x in cfg.combine))
 
     grid_rows: list[dict] = []
     models: dict[tuple[str, str], object] = {}
     timing: dict[str, float] = {}
+    probe_names: dict[str, list[str]] = {}
     for probe in cfg.probes:
         family = get_family(probe, cfg.engine)
+        kind = family.input_kind
+        probe_names[probe] = [n for n in names if kind == "pooled" or "+" not in n]
         values = cfg.grid_for(probe)
         order = sorted(range(len(values)), key=lambda g: values[g], reverse=(family.param != "C"))
         reg_rank = {g: r for r, g in enumerate(order)}
         t0 = time.perf_counter()
-        same_dim = {}
-        for name in names:
-            same_dim.setdefault(feats_tr[name].shape[1], []).append(name)
-        for group in same_dim.values():
-            fitted = family.fit_grid([feats_tr[n] for n in group], y_tr, values, k, cfg.seed)
+        groups: dict[object, list[str]] = {}
+        for name in probe_names[probe]:
+            X = feats.get(name, "train", kind)
+            groups.setdefault(X.shape[1] if kind == "pooled" else name, []).append(name)
+        for group in groups.values():
+            fitted = family.fit_grid([feats.get(n, "train", kind) for n in group], y_tr, values, k, cfg.seed)
             for name, gm in zip(group, fitted, strict=True):
                 models[(probe, name)] = gm
         timing[f"{probe}_fit_seconds"] = round(time.perf_counter() - t0, 4)
-        for li, name in enumerate(names):
+        for li, name in enumerate(probe_names[probe]):
             gm = models[(probe, name)]
             for g, v in enumerate(values):
-                p_va = _probs_2d(gm.predict_proba(feats_va[name], g))
-                p_tr = _probs_2d(gm.predict_proba(feats_tr[name], g))
+                p_va = _probs_2d(gm.predict_proba(feats.get(name, "val", kind), g))
+                p_tr = _probs_2d(gm.predict_proba(feats.get(name, "train", kind), g))
                 grid_rows.append({
                     "probe": probe, "layer": name, "param": family.param, "value": v, "g": g,
                     "reg_rank": reg_rank[g], "layer_rank": li,
@@ -182,31 +174,27 @@ def sweep(store: Store, config: SweepConfig | None = None, *, progress: bool = F
     selected_choice = {}
     for probe in cfg.probes:
         rows = [r for r in grid_rows if r["probe"] == probe]
-        for name in names:
+        for name in probe_names[probe]:
             per_layer_choice[(probe, name)] = select_on_val([r for r in rows if r["layer"] == name], cfg.select)
         selected_choice[probe] = select_on_val([r for r in rows if "+" not in r["layer"]], cfg.select)
 
     # The test split is read now, once, to score what was chosen.
     te = store.indices("test")
     y_te = y_all[te]
-    feats_te = {}
-    for name in names:
-        parts = name.split("+")
-        feats_te[name] = torch.cat([store.read(p, "test") for p in parts], 1)
     per_layer, selected = [], {}
     preds: dict[tuple[str, str], np.ndarray] = {}
 
     def score(probe, row):
-        gm = models[(probe, row["layer"])]
+        family = get_family(probe, cfg.engine)
+        kind, name = family.input_kind, row["layer"]
         if cfg.refit:
-            family = get_family(probe, cfg.engine)
-            Xtv = torch.cat([feats_tr[row["layer"]], feats_va[row["layer"]]])
+            Xtv = _concat(feats.get(name, "train", kind), feats.get(name, "val", kind))
             gm = family.fit_grid([Xtv], np.concatenate([y_tr, y_va]), [row["value"]], k, cfg.seed)[0]
-            p = gm.predict_proba(feats_te[row["layer"]], 0)
+            p = gm.predict_proba(feats.get(name, "test", kind), 0)
         else:
-            p = gm.predict_proba(feats_te[row["layer"]], row["g"])
+            p = models[(probe, name)].predict_proba(feats.get(name, "test", kind), row["g"])
         p = _probs_2d(p)
-        preds[(probe, row["layer"])] = p
+        preds[(probe, name)] = p
         est = evaluate_classification(y_te, p if k > 2 else p[:, 1], TEST_METRICS, n_boot=cfg.n_boot,
                                       seed=cfg.seed)
         return {m: e.to_dict() for m, e in est.items()}
@@ -215,8 +203,9 @@ def sweep(store: Store, config: SweepConfig | None = None, *, progress: bool = F
 
     def control(probe, row):
         family = get_family(probe, cfg.engine)
-        gm = family.fit_grid([feats_tr[row["layer"]]], y_control[tr], [row["value"]], k, cfg.seed)[0]
-        p = gm.predict_proba(feats_te[row["layer"]], 0)
+        kind, name = family.input_kind, row["layer"]
+        gm = family.fit_grid([feats.get(name, "train", kind)], y_control[tr], [row["value"]], k, cfg.seed)[0]
+        p = gm.predict_proba(feats.get(name, "test", kind), 0)
         return float((np.asarray(p).argmax(1) == y_control[te]).mean())
 
     for (probe, name), row in per_layer_choice.items():
@@ -248,14 +237,19 @@ def sweep(store: Store, config: SweepConfig | None = None, *, progress: bool = F
     baselines, geometry = {}, []
     if cfg.baselines:
         baselines["majority"] = _baseline_dict(majority_baseline(y_tr, y_te, n_boot=cfg.n_boot, seed=cfg.seed))
-        for probe, sel in selected.items():
-            lay = sel["layer"]
+        for lay in sorted({sel["layer"] for sel in selected.values()}):
             baselines[f"random_direction@{lay}"] = _baseline_dict(random_direction_baseline(
-                feats_tr[lay].double().numpy(), y_tr, feats_te[lay].double().numpy(), y_te, seed=cfg.seed,
-                n_boot=cfg.n_boot))
-        geometry = [layer_geometry(feats_tr[n].double().numpy(), y_tr, layer=n).to_dict() for n in layers]
+                feats.get(lay, "train").double().numpy(), y_tr, feats.get(lay, "test").double().numpy(), y_te,
+                seed=cfg.seed, n_boot=cfg.n_boot))
+        geometry = [layer_geometry(feats.get(n, "train").double().numpy(), y_tr, layer=n).to_dict() for n in layers]
     return SweepResult(grid_rows, per_layer, selected, provenance, asdict(cfg), timing, baselines=baselines,
                        geometry=geometry)
+
+
+def _concat(a, b):
+    if isinstance(a, Ragged):
+        return Ragged.from_list([a[i] for i in range(len(a))] + [b[i] for i in range(len(b))])
+    return torch.cat([a, b])
 
 
 def _baseline_dict(b) -> dict:
