@@ -63,8 +63,10 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     kw["progress"] = not args.no_progress
     store = run_extract(ExtractConfig(**kw))
     from probewise.distributed import DistInfo
+    from probewise.runconfig import write_config
 
     if DistInfo.from_env().is_main:
+        write_config(store.root / "run.yaml", "extract", {**vars(args), "overwrite": None})
         print(f"wrote {store.n} examples × {len(store.layers)} layers ({store.pooling}, {store.dtype}) to {store.root}")
     return 0
 
@@ -126,13 +128,21 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         select=args.select, refit=args.refit, combine=tuple(args.combine.split(",")) if args.combine else None,
         engine=args.engine, n_boot=args.n_boot, seed=args.seed,
     )
+    from probewise.errors import ConfigError
+    from probewise.runconfig import write_config
+
+    if not args.stores:
+        raise ConfigError("give at least one store folder (or `stores:` in --config).")
+    stores = [args.stores] if isinstance(args.stores, str) else list(args.stores)
     formats = tuple(f.strip() for f in args.format.split(","))
-    for path in args.stores:
+    for path in stores:
         store = open_store(path)
         result = sweep(store, cfg)
         base = Path(args.out) / store.root.name if args.out and len(args.stores) > 1 else Path(
             args.out or f"{store.root}-sweep")
         written = result.save(base, formats)
+        written.append(write_config(Path(f"{base}.yaml"), "sweep", {**vars(args), "stores": [str(path)],
+                                                                   "out": str(base)}))
         print(result.table(args.select if args.select != "log_loss" else "accuracy"))
         print("wrote " + ", ".join(str(p) for p in written))
     return 0
@@ -153,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("extract", help="extract layer representations of a dataset into a store")
+    p.add_argument("--config", help="YAML/TOML file of options (flags given here override it)")
     _add_extract_args(p)
     p.set_defaults(func=_cmd_extract)
 
@@ -166,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_tasks)
 
     p = sub.add_parser("sweep", help="train probes on every layer × hyperparameter of a store, select on val")
-    p.add_argument("stores", nargs="+", help="store folder(s) written by `probewise extract`")
+    p.add_argument("stores", nargs="*", help="store folder(s) written by `probewise extract`")
+    p.add_argument("--config", help="YAML/TOML file of options (flags given here override it)")
     p.add_argument("--probe", default="logistic", help="comma-separated: logistic,ridge,meandiff")
     p.add_argument("--layers", help="comma-separated store layers (default: all)")
     p.add_argument("--C-grid", dest="C_grid", help="logistic inverse regularization values (default 1e-4..1e5)")
@@ -197,8 +209,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _config_path(argv: list[str]) -> str | None:
+    for i, a in enumerate(argv):
+        if a == "--config" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--config="):
+            return a.split("=", 1)[1]
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    try:
+        cfg_path = _config_path(argv)
+        if cfg_path and argv and argv[0] in ("extract", "sweep"):
+            from probewise.runconfig import apply_config, load_config
+
+            sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+            apply_config(parser, sub, argv, load_config(cfg_path), argv[0])
+    except ProbewiseError as e:
+        print(f"probewise: error: {e}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
