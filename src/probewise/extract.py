@@ -47,22 +47,28 @@ def _take(items, idx: np.ndarray):
     return [items[i] for i in idx]
 
 
-def compute_shard(source: Source, items, batch_size: int, dtype: torch.dtype, on_batch=None
-                  ) -> dict[str, torch.Tensor]:
+_INT_KEYS = {"__token_ids__": "token_ids", "__token_labels__": "token_labels"}
+
+
+def compute_shard(source: Source, items, batch_size: int, dtype: torch.dtype, on_batch=None,
+                  word_labels: list | None = None) -> dict[str, torch.Tensor]:
     """Representations of one shard's items, batched by length, returned in the items' order."""
     m = len(items)
-    lengths = np.asarray(source.lengths(items))
+    lengths = np.asarray(source.lengths(items, words=word_labels is not None))
     order = np.argsort(-lengths, kind="stable")
     pooled: dict[str, torch.Tensor] = {}
     seqs: dict[str, list] = {}
     for b0 in range(0, m, batch_size):
         idx = order[b0 : b0 + batch_size]
-        out = source.run_batch(_take(items, idx))
+        if word_labels is None:
+            out = source.run_batch(_take(items, idx))
+        else:
+            out = source.run_batch(_take(items, idx), word_labels=[word_labels[i] for i in idx])
         for name, val in out.items():
             if isinstance(val, list):
                 slot = seqs.setdefault(name, [None] * m)
                 for j, t in zip(idx, val, strict=True):
-                    slot[j] = t.to("cpu", dtype if name != "__token_ids__" else torch.int64)
+                    slot[j] = t.to("cpu", torch.int64 if name in _INT_KEYS else dtype)
             else:
                 if not torch.isfinite(val).all():
                     raise SourceError(f"layer {name} produced NaN/inf values; try model_dtype float32.")
@@ -78,7 +84,7 @@ def compute_shard(source: Source, items, batch_size: int, dtype: torch.dtype, on
         if offsets is None:
             offsets = r.offsets
             tensors["offsets"] = offsets
-        tensors["token_ids" if name == "__token_ids__" else layout.layer_key(name)] = r.values
+        tensors[_INT_KEYS.get(name) or layout.layer_key(name)] = r.values
     return tensors
 
 
@@ -90,8 +96,9 @@ def _write_pending(writer: StoreWriter, shards: list[int], source: Source, examp
     t0 = time.perf_counter()
     try:
         for k in shards:
-            tensors = compute_shard(source, _items(examples, writer.shard_rows(k)), batch_size, store_dtype,
-                                    bar.update)
+            rows = writer.shard_rows(k)
+            wl = None if examples.word_labels is None else [examples.word_labels[i] for i in rows]
+            tensors = compute_shard(source, _items(examples, rows), batch_size, store_dtype, bar.update, wl)
             writer.write_shard(k, tensors)
     finally:
         bar.close()
@@ -234,9 +241,12 @@ def load_examples(cfg: ExtractConfig) -> Examples:
         return load_hf_dataset(cfg.hf_dataset, cfg.text_column, cfg.label_column, image_column=cfg.image_column,
                                **kw)
     from probewise.data.tasks import make_task
+    from probewise.data.token_tasks import list_token_tasks, make_token_task
 
-    return task_examples(make_task(cfg.task, n=cfg.task_size, seed=cfg.seed, val_frac=cfg.val_frac,
-                                   test_frac=cfg.test_frac))
+    kw = {"n": cfg.task_size, "seed": cfg.seed, "val_frac": cfg.val_frac, "test_frac": cfg.test_frac}
+    if cfg.task in {t.name for t in list_token_tasks()}:
+        return token_task_examples(make_token_task(cfg.task, **kw))
+    return task_examples(make_task(cfg.task, **kw))
 
 
 def task_examples(task) -> Examples:
@@ -244,6 +254,27 @@ def task_examples(task) -> Examples:
     return Examples(list(task.texts), np.asarray(task.labels, dtype=np.int64), tuple(task.classes),
                     np.asarray(task.split, dtype=np.int8), "text", None, task.name,
                     {"task_seed": task.seed, "description": task.description})
+
+
+def token_task_examples(task) -> Examples:
+    """A built-in token-level task as `Examples` with word labels (extract it with pooling 'tokens').
+
+    Each example also gets a sequence-level label so the store works with example-level probes too:
+    for a binary token task, whether any word is positive; otherwise the tag of the first word.
+    """
+    classes = tuple(task.classes)
+    if len(classes) == 2:
+        seq = [int(any(lab == 1 for lab in labs)) for labs in task.word_labels]
+        seq_classes: tuple = (f"no_{classes[1]}", f"has_{classes[1]}")
+    else:
+        seq = [labs[0] for labs in task.word_labels]
+        seq_classes = classes
+    used = sorted(set(seq))
+    remap = {c: i for i, c in enumerate(used)}
+    return Examples([" ".join(w) for w in task.words], np.asarray([remap[c] for c in seq], dtype=np.int64),
+                    tuple(seq_classes[c] for c in used), np.asarray(task.split, dtype=np.int8), "text", None,
+                    task.name, {"task_seed": task.seed, "description": task.description},
+                    word_labels=[list(map(int, labs)) for labs in task.word_labels], token_classes=classes)
 
 
 def run_extract(cfg: ExtractConfig, examples: Examples | None = None) -> Store:

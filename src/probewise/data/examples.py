@@ -45,6 +45,8 @@ class Examples:
     groups: np.ndarray | None = None
     name: str = "dataset"
     meta: dict = field(default_factory=dict)
+    word_labels: list[list[int]] | None = None
+    token_classes: tuple | None = None
 
     def __post_init__(self) -> None:
         n = len(self.inputs)
@@ -58,6 +60,13 @@ class Examples:
             raise DataError(f"inputs ({n}) and groups ({len(self.groups)}) differ in length.")
         if self.modality == "text":
             _check_texts(self.inputs)
+        if self.word_labels is not None:
+            if self.modality != "text" or len(self.word_labels) != n:
+                raise DataError("word_labels need text inputs and one label list per example.")
+            for i, (text, labs) in enumerate(zip(self.inputs, self.word_labels, strict=True)):
+                if len(text.split()) != len(labs):
+                    raise DataError(f"row {i}: {len(text.split())} words but {len(labs)} word labels; give one label "
+                                    "per whitespace-separated word (-100 to ignore a word).")
         check_split_classes(self.labels, self.split)
 
     @property
@@ -128,6 +137,8 @@ class Examples:
         h.update(np.ascontiguousarray(self.split, dtype=np.int8).tobytes())
         if self.groups is not None:
             h.update("\x00".join(map(str, self.groups)).encode("utf-8", "surrogatepass"))
+        if self.word_labels is not None:
+            h.update(json.dumps(self.word_labels).encode())
         return h.hexdigest()
 
 

@@ -78,7 +78,7 @@ class Source(ABC):
     def describe(self) -> dict:
         """JSON-able identity of the source: kind, model id, weights fingerprint, settings that change outputs."""
 
-    def lengths(self, items: Sequence) -> list[int]:
+    def lengths(self, items: Sequence, words: bool = False) -> list[int]:
         """Cost proxy per item (token count) used to batch similar lengths together."""
         return [1] * len(items)
 

@@ -195,17 +195,22 @@ class HFSource(Source):
             "blocks_path": self.blocks_path,
         }
 
-    def lengths(self, items: Sequence) -> list[int]:
+    def _tokenize(self, items: Sequence, words: bool, **kw):
+        if words:  # word-labelled text: tokenize the whitespace-split words so tokens map back to words
+            return self.processor([t.split() for t in items], is_split_into_words=True, truncation=True,
+                                  max_length=self.max_length, **kw)
+        return self.processor(list(items), truncation=True, max_length=self.max_length, **kw)
+
+    def lengths(self, items: Sequence, words: bool = False) -> list[int]:
         if self.modality != "text":
             return [1] * len(items)
-        enc = self.processor(list(items), truncation=True, max_length=self.max_length)
-        return [len(x) for x in enc["input_ids"]]
+        return [len(x) for x in self._tokenize(items, words)["input_ids"]]
 
-    def _encode(self, items: Sequence) -> tuple[dict, torch.Tensor | None]:
+    def _encode(self, items: Sequence, words: bool = False) -> tuple[dict, torch.Tensor | None]:
         if self.modality == "text":
-            enc = self.processor(list(items), padding=True, truncation=True, max_length=self.max_length,
-                                 return_tensors="pt")
-            enc = {k: v.to(self.device) for k, v in enc.items()}
+            batch = self._tokenize(items, words, padding=True, return_tensors="pt")
+            self._word_ids = [batch.word_ids(i) for i in range(len(items))] if words else None
+            enc = {k: v.to(self.device) for k, v in batch.items()}
             return enc, enc["attention_mask"]
         from PIL import Image
 
@@ -222,9 +227,9 @@ class HFSource(Source):
         return enc, None
 
     @torch.inference_mode()
-    def hidden_states(self, items: Sequence) -> tuple[dict[int, torch.Tensor], torch.Tensor, dict]:
+    def hidden_states(self, items: Sequence, words: bool = False) -> tuple[dict[int, torch.Tensor], torch.Tensor, dict]:
         """Run the (possibly truncated) forward pass: layer → `[b, t, d]`, the mask `[b, t]`, the encoding."""
-        enc, mask = self._encode(items)
+        enc, mask = self._encode(items, words)
         deepest = max(self.layers)
         captured: dict[int, torch.Tensor] = {}
         if deepest == self.n_hidden - 1:
@@ -250,8 +255,14 @@ class HFSource(Source):
             mask = torch.ones(any_h.shape[:2], dtype=torch.long, device=any_h.device)
         return captured, mask, enc
 
-    def run_batch(self, items: Sequence) -> dict[str, torch.Tensor | list[torch.Tensor]]:
-        captured, mask, enc = self.hidden_states(items)
+    def run_batch(self, items: Sequence, word_labels: Sequence[Sequence[int]] | None = None
+                  ) -> dict[str, torch.Tensor | list[torch.Tensor]]:
+        """Representations of a batch. With `word_labels` (pooling 'tokens'), `"__token_labels__"` holds each
+        token's label: the first sub-token of a word gets the word's label, other sub-tokens and special tokens
+        get -100 (ignored)."""
+        if word_labels is not None and self.pooling != "tokens":
+            raise SourceError("word-level labels need pooling 'tokens' (token-level probes read every token).")
+        captured, mask, enc = self.hidden_states(items, words=word_labels is not None)
         out: dict[str, torch.Tensor | list[torch.Tensor]] = {}
         for i in self.layers:
             h = captured[i]
@@ -259,4 +270,16 @@ class HFSource(Source):
         if self.pooling == "tokens" and "input_ids" in enc:
             out["__token_ids__"] = unpad(enc["input_ids"].unsqueeze(-1), mask)
             out["__token_ids__"] = [t.squeeze(-1) for t in out["__token_ids__"]]
+        if word_labels is not None:
+            lengths = mask.sum(1).tolist()
+            token_labels = []
+            for i, (labs, n_tok) in enumerate(zip(word_labels, lengths, strict=True)):
+                seen: set[int] = set()
+                row = []
+                for w in self._word_ids[i][:n_tok]:
+                    row.append(-100 if w is None or w in seen else int(labs[w]))
+                    if w is not None:
+                        seen.add(w)
+                token_labels.append(torch.tensor(row, dtype=torch.int64))
+            out["__token_labels__"] = token_labels
         return out

@@ -165,6 +165,14 @@ class Store:
     def read_token_ids(self, split: str | int | None = None) -> Ragged:
         return self._read_ragged("token_ids", split, None)
 
+    def read_token_labels(self, split: str | int | None = None) -> Ragged:
+        """Per-token labels (-100 = ignored) of a store extracted from word-labelled data."""
+        return self._read_ragged("token_labels", split, None)
+
+    @property
+    def token_classes(self) -> list | None:
+        return self.manifest["dataset"].get("token_classes")
+
     def _read_ragged(self, key: str, split, dtype) -> Ragged:
         if self.pooling != "tokens":
             raise StoreError(f"store {self.root} holds pooled vectors ({self.pooling}); read() them instead.")

@@ -127,6 +127,7 @@ class StoreWriter:
                 "modality": ex.modality,
                 "split_counts": {s: int((ex.split == i).sum()) for i, s in enumerate(SPLIT_NAMES)},
                 "group_names": group_names,
+                "token_classes": None if ex.token_classes is None else list(ex.token_classes),
                 **ex.meta,
             },
             "layers": list(self.identity["layers"]),

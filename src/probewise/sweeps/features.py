@@ -10,6 +10,7 @@ tokens; token probes (attentive, long-context, ...) need such a store.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from probewise.errors import ConfigError, DataError
@@ -26,10 +27,45 @@ def check_finite(X: torch.Tensor, layer: str, split: str) -> None:
 
 
 class Features:
-    def __init__(self, store: Store, token_pooling: str = "mean") -> None:
+    """Features and labels per split. At level 'token', every labelled token (label != -100) is one example."""
+
+    def __init__(self, store: Store, token_pooling: str = "mean", level: str = "example") -> None:
         self.store = store
         self.token_pooling = token_pooling
+        self.level = level
         self._cache: dict[tuple[str, str, str], torch.Tensor | Ragged] = {}
+        if level == "token" and store.token_classes is None:
+            raise ConfigError(
+                f"level 'token' needs per-token labels; {store.root} has none. Extract word-labelled data "
+                "(e.g. --task pos_tags) with --pooling tokens."
+            )
+
+    @property
+    def classes(self) -> list:
+        return list(self.store.token_classes) if self.level == "token" else self.store.classes
+
+    def _token_keep(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        labels = self.store.read_token_labels(split).values
+        keep = labels != -100
+        return keep, labels[keep]
+
+    def labels(self, split: str) -> np.ndarray:
+        if self.level == "token":
+            return self._token_keep(split)[1].numpy()
+        return self.store.labels[self.store.indices(split)]
+
+    def control_labels(self, seed: int) -> dict[str, np.ndarray]:
+        """Control-task labels per split: a seeded permutation, or (token level) one random label per word type."""
+        from probewise.evaluation.controls import control_labels
+
+        splits = ("train", "val", "test")
+        ys = [self.labels(s) for s in splits]
+        ids = None
+        if self.level == "token":
+            ids = np.concatenate([self.store.read_token_ids(s).values[self._token_keep(s)[0]].numpy() for s in splits])
+        yc = control_labels(np.concatenate(ys), seed=seed, token_ids=ids)
+        cuts = np.cumsum([len(y) for y in ys])[:-1]
+        return dict(zip(splits, np.split(yc, cuts), strict=True))
 
     def get(self, name: str, split: str, kind: str = "pooled") -> torch.Tensor | Ragged:
         key = (name, split, kind)
@@ -41,6 +77,9 @@ class Features:
         if kind == "tokens":
             if "+" in name:
                 raise ConfigError("combined layers are for pooled probes only.")
+            if self.level == "token":
+                raise ConfigError("token-level labels are probed per token: use pooled probes (logistic, ridge, "
+                                  "meandiff, mlp, knn), not sequence probes.")
             if self.store.pooling != "tokens":
                 raise ConfigError(
                     f"token probes need a store extracted with --pooling tokens; {self.store.root} holds "
@@ -51,7 +90,9 @@ class Features:
             return r
         if "+" in name:
             return torch.cat([self.get(part, split, "pooled") for part in name.split("+")], 1)
-        if self.store.pooling == "tokens":
+        if self.level == "token":
+            X = self.store.read_tokens(name, split).values[self._token_keep(split)[0]]
+        elif self.store.pooling == "tokens":
             X = self.store.read_pooled(name, split, how=self.token_pooling)
         else:
             X = self.store.read(name, split)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from probewise.errors import ConfigError, DataError
-from probewise.evaluation.controls import control_labels, majority_baseline, random_direction_baseline
+from probewise.evaluation.controls import majority_baseline, random_direction_baseline
 from probewise.evaluation.geometry import layer_geometry
 from probewise.metrics import evaluate_classification, get_metric
 from probewise.store.ragged import Ragged
@@ -46,6 +46,8 @@ class SweepConfig:
         combine: layers concatenated into one extra feature set (multi-block linear evaluation).
         grids: probe → grid values for the zoo probes (e.g. {"mlp": (1e-3, 1e-1), "knn": (10, 20)}).
         token_pooling: how pooled probes read a tokens store (mean | max | first | last).
+        level: example (one label per example) | token (per-token labels of a word-labelled tokens store:
+            every labelled token is one example; the control task assigns a random label per word type).
         engine: torch (batched, fast) | sklearn (the reference loop); zoo probes are torch either way.
         n_boot: bootstrap resamples for test intervals.
         seed: seed of everything random (solvers, bootstrap, control labels).
@@ -69,6 +71,7 @@ class SweepConfig:
     baselines: bool = True
     token_pooling: str = "mean"
     grids: dict | None = None
+    level: str = "example"
 
     def grid_for(self, probe: str) -> tuple[float, ...]:
         given = {"logistic": self.C_grid, "ridge": self.alpha_grid, "meandiff": self.shrinkage_grid}.get(probe)
@@ -117,12 +120,13 @@ def sweep(store: Store, config: SweepConfig | None = None, *, progress: bool = F
     if cfg.select not in VAL_METRICS:
         raise ConfigError(f"select={cfg.select!r}: choose one of {', '.join(VAL_METRICS)}.")
     layers = [store.resolve_layer(x) for x in (cfg.layers or store.layers)]
-    y_all = store.labels
-    classes = store.classes
+    if cfg.level not in ("example", "token"):
+        raise ConfigError(f"level={cfg.level!r}: use 'example' or 'token'.")
+    feats = Features(store, cfg.token_pooling, level=cfg.level)
+    classes = feats.classes
     k = len(classes)
-    tr, va = store.indices("train"), store.indices("val")
-    y_tr, y_va = y_all[tr], y_all[va]
-    if len(va) == 0:
+    y_tr, y_va = feats.labels("train"), feats.labels("val")
+    if len(y_va) == 0:
         raise DataError("the store has no validation examples; selection needs a val split.")
     for split, yy in (("train", y_tr), ("val", y_va)):
         present = np.unique(yy)
@@ -131,7 +135,6 @@ def sweep(store: Store, config: SweepConfig | None = None, *, progress: bool = F
     if len(y_va) < k:
         raise DataError(f"the val split has {len(y_va)} examples for {k} classes; give it more examples.")
 
-    feats = Features(store, cfg.token_pooling)
     names = list(layers)
     if cfg.combine:
         names.append("+".join(store.resolve_layer(x) for x in cfg.combine))
@@ -179,8 +182,7 @@ def sweep(store: Store, config: SweepConfig | None = None, *, progress: bool = F
         selected_choice[probe] = select_on_val([r for r in rows if "+" not in r["layer"]], cfg.select)
 
     # The test split is read now, once, to score what was chosen.
-    te = store.indices("test")
-    y_te = y_all[te]
+    y_te = feats.labels("test")
     per_layer, selected = [], {}
     preds: dict[tuple[str, str], np.ndarray] = {}
 
@@ -199,14 +201,14 @@ def sweep(store: Store, config: SweepConfig | None = None, *, progress: bool = F
                                       seed=cfg.seed)
         return {m: e.to_dict() for m, e in est.items()}
 
-    y_control = control_labels(y_all, seed=cfg.seed) if cfg.control else None
+    y_control = feats.control_labels(cfg.seed) if cfg.control else None
 
     def control(probe, row):
         family = get_family(probe, cfg.engine)
         kind, name = family.input_kind, row["layer"]
-        gm = family.fit_grid([feats.get(name, "train", kind)], y_control[tr], [row["value"]], k, cfg.seed)[0]
+        gm = family.fit_grid([feats.get(name, "train", kind)], y_control["train"], [row["value"]], k, cfg.seed)[0]
         p = gm.predict_proba(feats.get(name, "test", kind), 0)
-        return float((np.asarray(p).argmax(1) == y_control[te]).mean())
+        return float((np.asarray(p).argmax(1) == y_control["test"]).mean())
 
     for (probe, name), row in per_layer_choice.items():
         entry = {"probe": probe, "layer": name, "param": row["param"], "value": row["value"],
@@ -231,7 +233,7 @@ def sweep(store: Store, config: SweepConfig | None = None, *, progress: bool = F
         "model_fingerprint": m["identity"]["source"].get("fingerprint"),
         "dataset": m["dataset"]["name"], "dataset_fingerprint": m["identity"]["dataset_fingerprint"],
         "pooling": store.pooling, "classes": classes,
-        "split_sizes": {"train": len(tr), "val": len(va), "test": len(te)},
+        "split_sizes": {"train": len(y_tr), "val": len(y_va), "test": len(y_te)}, "level": cfg.level,
         "split_seed": m["dataset"].get("split_seed", m["dataset"].get("task_seed")),
     }
     baselines, geometry = {}, []
