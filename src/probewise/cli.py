@@ -95,12 +95,22 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _first_sentence(text: str) -> str:
+    head, sep, _ = text.partition(". ")
+    return head + ("." if sep else "")
+
+
 def _cmd_tasks(args: argparse.Namespace) -> int:
     from probewise.data.tasks import list_tasks
+    from probewise.data.token_tasks import list_token_tasks
 
+    print("sentence-level tasks (any pooling):")
     for t in list_tasks():
         bow = "" if t.bag_of_words_solvable else "  [not bag-of-words solvable]"
-        print(f"{t.name:18s} {'/'.join(map(str, t.classes)):28s} {t.description}{bow}")
+        print(f"  {t.name:18s} {'/'.join(map(str, t.classes)):28s} {_first_sentence(t.description)}{bow}")
+    print("token-level tasks (extract with --pooling tokens, sweep with --level token):")
+    for t in list_token_tasks():
+        print(f"  {t.name:18s} {f'{len(t.classes)} tags':28s} {_first_sentence(t.description)}")
     return 0
 
 
@@ -126,7 +136,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         layers=tuple(args.layers.split(",")) if args.layers else None,
         C_grid=_floats(args.C_grid), alpha_grid=_floats(args.alpha_grid), shrinkage_grid=_floats(args.shrinkage_grid),
         select=args.select, refit=args.refit, combine=tuple(args.combine.split(",")) if args.combine else None,
-        engine=args.engine, n_boot=args.n_boot, seed=args.seed,
+        engine=args.engine, n_boot=args.n_boot, seed=args.seed, level=args.level,
     )
     from probewise.errors import ConfigError
     from probewise.runconfig import write_config
@@ -179,7 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="train probes on every layer × hyperparameter of a store, select on val")
     p.add_argument("stores", nargs="*", help="store folder(s) written by `probewise extract`")
     p.add_argument("--config", help="YAML/TOML file of options (flags given here override it)")
-    p.add_argument("--probe", default="logistic", help="comma-separated: logistic,ridge,meandiff")
+    p.add_argument("--probe", default="logistic",
+                   help="comma-separated: logistic,ridge,meandiff,mlp,knn (pooled); efficient,attentive,moment,"
+                        "mean_linear,ema_max,attention,multimax,rolling (tokens stores)")
     p.add_argument("--layers", help="comma-separated store layers (default: all)")
     p.add_argument("--C-grid", dest="C_grid", help="logistic inverse regularization values (default 1e-4..1e5)")
     p.add_argument("--alpha-grid", help="ridge alphas (default 1e-2..1e7)")
@@ -188,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refit", action="store_true", help="refit the chosen configuration on train+val")
     p.add_argument("--combine", help="layers to concatenate into one extra feature set, e.g. 4,5,6")
     p.add_argument("--engine", default="torch", help="torch (batched) | sklearn (reference loop)")
+    p.add_argument("--level", default="example", help="example | token (per-token labels of a word-labelled store)")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for test intervals")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="results path without extension (default: <store>-sweep)")
