@@ -113,6 +113,8 @@ class HFSource(Source):
     ) -> None:
         import transformers
 
+        if max_length is not None and max_length < 1:
+            raise SourceError(f"max_length={max_length} must be ≥ 1 (or left unset for the model's limit).")
         self.model_id = resolve_model(model)
         self.model_name = DEFAULT_MODEL if self.model_id != str(model) else str(model)
         self.pooling = check_pooling(pooling)

@@ -116,10 +116,12 @@ def select_on_val(rows: Sequence[dict], metric: str) -> dict:
 def sweep(store: Store, config: SweepConfig | None = None, *, progress: bool = False) -> SweepResult:
     """Run the sweep on a pooled store. See `SweepConfig`."""
     cfg = config or SweepConfig()
-    get_metric(cfg.select)
     if cfg.select not in VAL_METRICS:
         raise ConfigError(f"select={cfg.select!r}: choose one of {', '.join(VAL_METRICS)}.")
     layers = [store.resolve_layer(x) for x in (cfg.layers or store.layers)]
+    for probe in cfg.probes:  # every config check before any data is read
+        get_family(probe, cfg.engine)
+        cfg.grid_for(probe)
     if cfg.level not in ("example", "token"):
         raise ConfigError(f"level={cfg.level!r}: use 'example' or 'token'.")
     feats = Features(store, cfg.token_pooling, level=cfg.level)
