@@ -43,21 +43,16 @@ def _stack(Xs: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.stack([x.float() for x in Xs])
 
 
-class LogisticFamily:
+class SolverFamily:
+    """A family whose batched solver fits every layer × grid value in one call and returns `coef [L, G, d, k]`."""
+
     input_kind = "pooled"
-    name, param = "logistic", "C"
+
+    def __init__(self, name: str, param: str, solver) -> None:
+        self.name, self.param, self._solver = name, param, solver
 
     def fit_grid(self, Xs, y, values, n_classes, seed):
-        path = fit_logistic(_stack(Xs), np.asarray(y), list(values))
-        return [LinearGrid(path.coef[i], path.intercept[i]) for i in range(len(Xs))]
-
-
-class RidgeFamily:
-    input_kind = "pooled"
-    name, param = "ridge", "alpha"
-
-    def fit_grid(self, Xs, y, values, n_classes, seed):
-        path = fit_ridge_classifier(_stack(Xs), np.asarray(y), list(values))
+        path = self._solver(_stack(Xs), np.asarray(y), list(values))
         return [LinearGrid(path.coef[i], path.intercept[i]) for i in range(len(Xs))]
 
 
@@ -73,4 +68,8 @@ class MeanDiffFamily:
                 for i in range(len(Xs))]
 
 
-TORCH_FAMILIES = {"logistic": LogisticFamily, "ridge": RidgeFamily, "meandiff": MeanDiffFamily}
+TORCH_FAMILIES = {
+    "logistic": lambda: SolverFamily("logistic", "C", fit_logistic),
+    "ridge": lambda: SolverFamily("ridge", "alpha", fit_ridge_classifier),
+    "meandiff": MeanDiffFamily,
+}

@@ -1,0 +1,197 @@
+"""The sweep's headline number: probewise vs the scikit-learn loop a user would write, on real MiniLM features.
+
+One process, the same features for both: the embedded all-MiniLM-L6-v2's 7 hidden states (mean-pooled) of a
+built-in task, every layer × 10 C values.
+
+* probewise: `probewise.fit.fit_logistic` (all layers × all C in one batched, warm-started call; features
+  standardized per layer) and `fit_ridge_classifier` (all alphas from one eigendecomposition per layer).
+* scikit-learn: `StandardScaler` + `LogisticRegression(C, lbfgs)` in a loop over layers × C, at its defaults
+  (max_iter=100) and at its best on 2 cores (the same loop under OPENBLAS_NUM_THREADS=1, in a subprocess since
+  the variable must be set before numpy loads); `StandardScaler` + `RidgeClassifierCV(alphas)` per layer.
+
+Reported: wall-time ratios, the (layer, C) each selects on validation (ties → smaller C, then lower layer,
+the sweep's rule), and the largest validation-accuracy difference over the whole grid.
+
+Run:  python benchmarks/sweep.py                 (task bigram_shift, 2000 sentences)
+      python benchmarks/sweep.py --quick         (600 sentences)
+      python benchmarks/sweep.py --scaling       (also synthetic n ∈ {10k, 100k} × d ∈ {384, 1024, 4096})
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+CS = [float(c) for c in np.logspace(-4, 5, 10)]
+ALPHAS = [float(a) for a in np.logspace(-2, 7, 10)]
+
+
+def features(task: str, n: int, cache: str):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from probewise import HFSource, extract, open_store
+    from probewise.data.tasks import make_task
+    from probewise.extract import task_examples
+
+    path = os.path.join(cache, f"{task}-{n}")
+    if not os.path.exists(os.path.join(path, "manifest.json")):
+        extract(HFSource("default", device="cpu"), task_examples(make_task(task, n=n)), path, progress=False)
+    store = open_store(path)
+    X = {s: np.stack([store.read(l, s).numpy() for l in store.layers]) for s in ("train", "val")}
+    y = {s: store.labels[store.indices(s)] for s in ("train", "val")}
+    return X, y
+
+
+def select(acc: np.ndarray) -> tuple[int, int]:
+    """(layer, C index) with the best val accuracy; ties → smaller C, then lower layer (acc is [L, C])."""
+    best = acc.max()
+    for c in range(acc.shape[1]):
+        for layer in range(acc.shape[0]):
+            if acc[layer, c] == best:
+                return layer, c
+    raise AssertionError
+
+
+def sklearn_loop(X, y, max_iter: int) -> tuple[float, np.ndarray]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    acc = np.zeros((X["train"].shape[0], len(CS)))
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for layer in range(X["train"].shape[0]):
+            sc = StandardScaler().fit(X["train"][layer])
+            Xtr, Xva = sc.transform(X["train"][layer]), sc.transform(X["val"][layer])
+            for j, c in enumerate(CS):
+                m = LogisticRegression(C=c, max_iter=max_iter).fit(Xtr, y["train"])
+                acc[layer, j] = (m.predict(Xva) == y["val"]).mean()
+    return time.perf_counter() - t0, acc
+
+
+def probewise_logistic(X, y) -> tuple[float, np.ndarray]:
+    import torch
+
+    from probewise.fit import fit_logistic
+
+    Xtr = torch.as_tensor(X["train"])
+    t0 = time.perf_counter()
+    path = fit_logistic(Xtr, y["train"], CS)
+    pred = path.predict(torch.as_tensor(X["val"])).numpy()  # [L, C, m]
+    seconds = time.perf_counter() - t0
+    return seconds, (pred == y["val"][None, None]).mean(-1)
+
+
+def ridge_both(X, y) -> dict:
+    import torch
+    from sklearn.linear_model import RidgeClassifierCV
+    from sklearn.preprocessing import StandardScaler
+
+    from probewise.fit import fit_ridge_classifier
+
+    t0 = time.perf_counter()
+    path = fit_ridge_classifier(torch.as_tensor(X["train"]), y["train"], ALPHAS, loo=True)
+    pred = path.predict(torch.as_tensor(X["val"])).numpy()
+    t_pw = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sk_acc, sk_alpha = [], []
+    for layer in range(X["train"].shape[0]):
+        sc = StandardScaler().fit(X["train"][layer])
+        m = RidgeClassifierCV(alphas=ALPHAS).fit(sc.transform(X["train"][layer]), y["train"])
+        sk_acc.append((m.predict(sc.transform(X["val"][layer])) == y["val"]).mean())
+        sk_alpha.append(ALPHAS.index(float(m.alpha_)))
+    t_sk = time.perf_counter() - t0
+    pw_acc = (pred == y["val"][None, None]).mean(-1)  # [L, A]
+    same_alpha = pw_acc[np.arange(len(sk_alpha)), sk_alpha]  # probewise at the alpha sklearn's LOO chose
+    pw_loo_alpha = path.loo_mse.mean(-1).argmin(1).numpy()  # the alpha probewise's own LOO errors choose
+    return {"probewise_s": t_pw, "sklearn_RidgeClassifierCV_s": t_sk, "ratio": t_sk / t_pw,
+            "max_val_acc_diff_at_sklearn_alpha": float(np.max(np.abs(same_alpha - np.asarray(sk_acc)))),
+            "same_loo_alpha": bool((pw_loo_alpha == np.asarray(sk_alpha)).all())}
+
+
+def child(task, n, cache, max_iter):
+    X, y = features(task, n, cache)
+    t, acc = sklearn_loop(X, y, max_iter)
+    print(json.dumps({"seconds": t, "acc": acc.tolist()}))
+
+
+def scaling(repeats: int = 1) -> list[dict]:
+    import torch
+
+    from probewise.fit import fit_logistic
+
+    rows = []
+    for n in (10_000, 100_000):
+        for d in (384, 1024, 4096):
+            if n * d * 4 > 2.5e9:
+                rows.append({"n": n, "d": d, "seconds": None, "note": "skipped: > 2.5 GB of features"})
+                continue
+            g = torch.Generator().manual_seed(0)
+            y = torch.randint(0, 2, (n,), generator=g)
+            X = torch.randn(1, n, d, generator=g) + 0.3 * y[None, :, None].float()
+            t0 = time.perf_counter()
+            path = fit_logistic(X, y.numpy(), CS)
+            rows.append({"n": n, "d": d, "seconds": round(time.perf_counter() - t0, 2),
+                         "max_iter_used": int(path.n_iter.max())})
+            print(rows[-1], file=sys.stderr)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--task", default="bigram_shift")
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--scaling", action="store_true")
+    ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "probewise-bench"))
+    ap.add_argument("--child-max-iter", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    n = 600 if args.quick else args.n
+    if args.child_max_iter:
+        return child(args.task, n, args.cache, args.child_max_iter)
+    import torch
+
+    X, y = features(args.task, n, args.cache)
+    L, ntr, d = X["train"].shape
+    print(f"# {args.task}: {L} layers, n_train={ntr}, n_val={len(y['val'])}, d={d}, {len(CS)} C values; "
+          f"torch {torch.__version__}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    probewise_logistic(X, y)  # warm-up
+    t_pw, acc_pw = min((probewise_logistic(X, y) for _ in range(3)), key=lambda r: r[0])
+    t_sk, acc_sk = sklearn_loop(X, y, 100)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, __file__, "--task", args.task, "--n", str(args.n), "--cache", args.cache,
+                          "--child-max-iter", "100"] + (["--quick"] if args.quick else []),
+                         env=env, capture_output=True, text=True, check=True)
+    best = json.loads(out.stdout.strip().splitlines()[-1])
+    t_sk1, acc_sk1 = best["seconds"], np.asarray(best["acc"])
+    rows = {
+        "probewise logistic (all layers × C)": (t_pw, acc_pw),
+        "sklearn loop, default threads": (t_sk, acc_sk),
+        "sklearn loop, OPENBLAS_NUM_THREADS=1": (t_sk1, acc_sk1),
+    }
+    print(f"{'solver':40s} {'seconds':>9s} {'vs probewise':>13s} {'selected (layer, C)':>22s} {'best val acc':>13s}")
+    for name, (t, acc) in rows.items():
+        lay, c = select(acc)
+        print(f"{name:40s} {t:9.2f} {t / t_pw:12.1f}× {f'({lay}, {CS[c]:g})':>22s} {acc.max():13.3f}")
+    diff = max(np.abs(acc_pw - acc_sk).max(), np.abs(acc_pw - acc_sk1).max())
+    print(f"largest |val accuracy difference| over the {L}×{len(CS)} grid: {100 * diff:.2f} points")
+    r = ridge_both(X, y)
+    print(f"ridge: probewise {r['probewise_s']:.3f}s vs RidgeClassifierCV {r['sklearn_RidgeClassifierCV_s']:.3f}s "
+          f"→ {r['ratio']:.1f}×; max val-acc diff at the best alpha per layer "
+          f"{100 * r['max_val_acc_diff_at_sklearn_alpha']:.2f} points at sklearn's alpha; same LOO-chosen alpha: "
+          f"{r['same_loo_alpha']}")
+    if args.scaling:
+        print("scaling (probewise logistic, 1 layer × 10 C, synthetic):")
+        for row in scaling():
+            print(f"  n={row['n']:>7d} d={row['d']:>5d}  {row.get('seconds')} s  {row.get('note', '')}")
+
+
+if __name__ == "__main__":
+    main()
