@@ -82,3 +82,13 @@ def test_class_load_and_errors(tmp_path):
 
     with pytest.raises(NotFittedError):
         LogisticProbe().save(tmp_path / "unfitted")
+
+
+def test_load_probe_also_loads_torch_module_probes(tmp_path):
+    mlp = pytest.importorskip("probewise.probes.mlp")
+    X, y = layer_features(n_layers=1, n=120, d=6)
+    probe = mlp.MLPProbe(hidden_sizes=(8,), epochs=3).fit(X[0].astype(np.float32), y)
+    probe.save(tmp_path / "mlp")
+    loaded = load_probe(tmp_path / "mlp")
+    assert type(loaded).__name__ == "MLPProbe"
+    assert np.array_equal(loaded.predict(X[0].astype(np.float32)), probe.predict(X[0].astype(np.float32)))

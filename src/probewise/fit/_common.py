@@ -124,7 +124,11 @@ def _numeric(X: np.ndarray) -> np.ndarray:
 
 
 def layer_block(
-    X: torch.Tensor | np.ndarray | LayerList, sl: slice, dtype: torch.dtype, device: torch.device, check_finite: bool = True
+    X: torch.Tensor | np.ndarray | LayerList,
+    sl: slice,
+    dtype: torch.dtype,
+    device: torch.device,
+    check_finite: bool = True,
 ) -> torch.Tensor:
     """Layers ``X[sl]`` as a contiguous tensor of ``dtype`` on ``device`` (a copy, never a view of the input).
 
@@ -179,10 +183,11 @@ def as_grid(values: Any, name: str) -> list[float]:
 def center_scale_(X: torch.Tensor, standardize: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Centre (and optionally scale) ``X [G, n, d]`` in place per layer; return the statistics used.
 
-    Sums are accumulated in float64. The scale is the population standard deviation (``ddof=0``), replaced
-    by 1 for constant columns with scikit-learn's ``StandardScaler`` rule (``var <= n*eps*var +
-    (n*mean*eps)**2``), so that a ``StandardScaler`` followed by a scikit-learn model sees the same features.
-    With ``standardize=False`` the scale is all ones: centring alone is an exact reparametrization of the
+    Two passes (mean, then the variance of the centred data), as products with a vector of ones, which
+    run at memory speed. The scale is the population standard deviation (``ddof=0``), replaced by 1 for
+    constant columns with scikit-learn's ``StandardScaler`` rule (``var <= n*eps*var + (n*mean*eps)**2``),
+    so that a ``StandardScaler`` followed by a scikit-learn model sees the same features. With
+    ``standardize=False`` the scale is all ones: centring alone is an exact reparametrization of the
     intercept and never changes the fitted model.
 
     Returns:
@@ -191,14 +196,16 @@ def center_scale_(X: torch.Tensor, standardize: bool) -> tuple[torch.Tensor, tor
     Raises:
         DataError: if a column holds NaN or infinity.
     """
-    n = X.shape[1]
-    mean = X.sum(dim=1, dtype=torch.float64) / n
+    G, n, _ = X.shape
+    ones = torch.full((G, 1, n), 1.0 / n, dtype=X.dtype, device=X.device)
+    mean_w = ones @ X  # [G, 1, d]
+    mean = mean_w[:, 0].to(torch.float64)
     if not bool(torch.isfinite(mean).all()):
         raise DataError(_NOT_FINITE)
-    X.sub_(mean.to(X.dtype)[:, None, :])
+    X.sub_(mean_w)
     if not standardize:
         return mean, torch.ones_like(mean)
-    var = X.square().sum(dim=1, dtype=torch.float64) / n
+    var = (ones @ X.square())[:, 0].to(torch.float64)
     eps = torch.finfo(torch.float64).eps
     constant = var <= n * eps * var + (n * mean * eps) ** 2
     scale = torch.where(constant, torch.ones_like(var), var.sqrt())

@@ -8,15 +8,22 @@ with the binomial loss on one logit for two classes and the full softmax with ``
 scikit-learn >= 1.5 does with lbfgs). Convergence uses scikit-learn's own stopping rule: the largest
 absolute entry of the gradient of ``mean_i loss_i + ||W||^2 / (2 C n)`` must fall below ``tol``.
 
-Method (see ``docs`` in the module functions): features are centred (an exact reparametrization of the
-intercept) and, by default, scaled to unit variance per layer, then all C values of a layer are solved
-together by a *sequential subspace optimization*: at each iteration the preconditioned gradient and the
-last ``memory`` steps span a small subspace in which the objective is minimized by a few Newton steps with
-an exact line search. Because the model is linear, the images ``X @ s`` of the subspace directions are
-kept, so one iteration costs one forward and one backward product with the data, shared by all C values.
-The preconditioner is ``(C * mean(D) * X^T X + I)^-1`` from one eigendecomposition per layer (``D`` the
-logistic curvature); when ``d > n`` the problem is first reduced exactly to the ``n``-dimensional span of
-the examples (representer theorem), where the preconditioner is diagonal.
+Method. Features are centred (an exact reparametrization of the intercept) and, by default, scaled to unit
+variance per layer. All C values of a layer are then solved together, as the rows of one matrix, by a
+*sequential subspace optimization*: at each iteration the preconditioned gradient and the last ``memory``
+steps span a small subspace in which the objective is minimized by Newton steps with an exact line search.
+Because the model is linear, the images ``X @ s`` of the subspace directions are kept, so an iteration costs
+one forward and one backward product with the data, shared by all C values, and nothing else of size
+``n x d``. The preconditioner is ``(C * mean(D) * X^T X + I)^-1`` from one eigendecomposition of the Gram
+matrix per layer (``D`` the logistic curvature ``p (1 - p)``); at the start, where every ``D`` is equal, it
+is the exact inverse Hessian, so weakly regularized problems converge in a few iterations. When ``d > n``
+the problem is first reduced exactly to the ``n``-dimensional span of the examples (representer theorem),
+where the preconditioner is diagonal. Problems leave the batch as they converge.
+
+The C values are not warm-started from each other: solving them jointly from the same start (the
+intercept at the class log-priors, weights at zero) turns ten matrix-vector products into one
+matrix-matrix product per pass, which is worth more on CPUs and GPUs than the iterations a warm start
+saves, and keeps every problem independent of the others in the grid.
 
 Example:
     >>> import torch
@@ -43,18 +50,20 @@ from probewise.errors import ConfigError
 from probewise.fit._common import (
     as_grid,
     as_layers,
+    center_scale_,
     chunks,
     encode_labels,
     layer_block,
     resolve_device,
     resolve_dtype,
     torch_threads,
-    center_scale_,
 )
 
 __all__ = ["LogisticPath", "fit_logistic"]
 
 _F64 = torch.float64
+#: Rank of the low-rank (randomized) preconditioner.
+LOWRANK = 128
 
 
 @dataclass
@@ -131,11 +140,13 @@ def fit_logistic(
         tol: stop a problem when the max-abs gradient of ``mean loss + ||W||^2/(2Cn)`` is ``<= tol``
             (scikit-learn's lbfgs ``gtol``; its default is also 1e-4).
         max_iter: cap on iterations per problem.
-        dtype: ``"float32"`` (default) or ``"float64"`` for the products with the data; the small
-            subspace problems and the iterates are always kept in float64.
+        dtype: ``"float32"`` (default) or ``"float64"``: the data, the iterates and the products; the small
+            subspace systems are always solved in float64. Use float64 for tolerances below ~1e-6.
         device: where to compute; default: the device of ``X`` if it is a tensor, else CPU.
-        precondition: ``True``, ``False`` or ``"auto"`` (use the eigendecomposition preconditioner when its
-            cost is below about 50 passes over the data).
+        precondition: ``"auto"`` (default: the cheaper of ``"exact"`` and ``"lowrank"``, when it costs less
+            than about 50 passes over the data), ``True`` (the cheaper of the two, always), ``"exact"`` (an
+            eigendecomposition of ``X^T X``, or of ``X X^T`` when ``d > n``), ``"lowrank"`` (randomized
+            top-128 eigenpairs, the rest of the spectrum flattened), or ``False`` (none).
         memory: number of past steps kept in the subspace (>= 0).
         newton_steps: Newton steps in the subspace per iteration (>= 1).
         max_bytes: memory budget of the working tensors of one chunk of problems (default 1 GiB).
@@ -156,8 +167,10 @@ def fit_logistic(
         raise ConfigError(f"memory must be an integer >= 0, got {memory!r}.")
     if not (isinstance(newton_steps, int) and newton_steps >= 1):
         raise ConfigError(f"newton_steps must be an integer >= 1, got {newton_steps!r}.")
-    if precondition not in (True, False, "auto"):
-        raise ConfigError(f"precondition must be True, False or 'auto', got {precondition!r}.")
+    if precondition not in (True, False, "auto", "exact", "lowrank"):
+        raise ConfigError(
+            f"precondition must be 'auto', 'exact', 'lowrank', True or False, got {precondition!r}."
+        )
     with torch_threads(num_threads):
         return _fit(X, y, Cs, standardize, tol, max_iter, dtype, device, precondition, memory, newton_steps,
                     max_bytes)
@@ -187,11 +200,13 @@ def _fit(X: Any, y: Any, Cs: Any, standardize: bool, tol: float, max_iter: int, 
         b0 = torch.log(prior) - torch.log(prior).mean()
 
     m_dim = min(n, d)
-    use_prec = _want_preconditioner(precondition, n, d, P * k)
-    dual = use_prec and d > n
+    kind = _plan(precondition, n, d, P * k)
+    dual = kind == "dual"
     r = n if dual else d
     esize = torch.finfo(wdt).bits // 8
-    fixed = 2 * n * d * esize + (2 * m_dim * m_dim * esize if use_prec else 0) + (2 * n * r * esize if dual else 0)
+    fixed = 2 * n * d * esize + (2 * m_dim * m_dim * esize if kind in ("primal", "dual") else 0)
+    if dual:  # float64 copy of the layer, kernel and eigenvectors, reduced design and its transpose
+        fixed += 8 * n * d + 16 * n * n + 2 * n * r * esize
     per_problem = esize * k * (n + r) * (memory + 8)
     budget = max_bytes if max_bytes is not None else (1 << 30)
     c_size = max(1, min(P, (budget - fixed) // per_problem)) if fixed + P * per_problem > budget else P
@@ -213,7 +228,7 @@ def _fit(X: Any, y: Any, Cs: Any, standardize: bool, tol: float, max_iter: int, 
         Xb = layer_block(Xl, sl, wdt, dev, check_finite=False)
         mean, scale = center_scale_(Xb, standardize)
         means[sl], scales[sl] = mean, scale
-        basis = _Basis(Xb, use_prec, dual)
+        basis = _Basis(Xb, kind)
         for cs in chunks(P, 1, c_size):
             res = _solve(basis, target, Cs_t[cs], b0, k, tol, max_iter, memory, newton_steps)
             W, b, iters, conv, gnorm, obj = res
@@ -239,13 +254,25 @@ def _fit(X: Any, y: Any, Cs: Any, standardize: bool, tol: float, max_iter: int, 
     )
 
 
-def _want_preconditioner(precondition: bool | str, n: int, d: int, columns: int) -> bool:
-    if precondition != "auto":
-        return bool(precondition)
+def _plan(precondition: bool | str, n: int, d: int, columns: int) -> str:
+    """Which basis to solve in: ``"plain"``, ``"primal"``, ``"dual"`` (exact) or ``"lowrank"``."""
+    if precondition is False:
+        return "plain"
+    exact = "dual" if d > n else "primal"
+    if precondition == "exact":
+        return exact
     m = min(n, d)
-    setup = n * d * m + 4 * m**3  # Gram (or kernel) product + eigendecomposition
+    if precondition == "lowrank":
+        return "lowrank" if d > LOWRANK + 16 else exact
+    exact_cost = n * d * m + 4 * m**3  # Gram (or kernel) product + eigendecomposition
+    lowrank_cost = 10 * n * d * (LOWRANK + 16) if d > LOWRANK + 16 else float("inf")  # 5 wide passes
+    if exact == "dual":  # the exact reduction also makes every later pass cheaper (n x n instead of n x d)
+        exact_cost /= 2
+    kind, cost = (exact, exact_cost) if exact_cost <= lowrank_cost else ("lowrank", lowrank_cost)
     one_pass = 4 * n * d * max(columns, 8)  # forward + backward product (narrow products run as ~8 wide)
-    return setup <= 50 * one_pass
+    if precondition == "auto" and cost > 50 * one_pass:
+        return "plain"
+    return kind
 
 
 class _Basis:
@@ -255,27 +282,31 @@ class _Basis:
     * primal: ``F = X`` with ``X^T X = V diag(lam) V^T``;
     * dual (``d > n``): ``X X^T = Q diag(lam) Q^T``, ``F = Q sqrt(lam)`` (``[n, r]``, the exact reduction of
       the problem to the span of the examples; ``||w|| = ||a||`` for ``w = X^T Q lam^-1/2 a``) and a
-      diagonal preconditioner.
+      diagonal preconditioner;
+    * lowrank: ``F = X`` with the top ``rank`` eigenpairs of ``X^T X`` from a randomized range finder (one
+      power iteration, a fixed seed) and the rest of the spectrum replaced by its mean (a Nystrom-type
+      preconditioner): no ``d x d`` Gram matrix and no ``d x d`` eigendecomposition.
     """
 
-    def __init__(self, X: torch.Tensor, precondition: bool, dual: bool) -> None:
+    def __init__(self, X: torch.Tensor, kind: str) -> None:
         self.X = X
-        self.kind = "plain"
+        self.kind = kind
         self.V: torch.Tensor | None = None
         self.lam: torch.Tensor | None = None
-        if not precondition:
+        if kind == "plain":
             self.F, self.Ft = X, X.transpose(1, 2).contiguous()
             self.lam_w = None
             return
+        if kind == "lowrank":
+            self._lowrank(X, LOWRANK)
+            return
         eps = torch.finfo(X.dtype).eps
-        if not dual:
-            self.kind = "primal"
+        if kind == "primal":
             self.F, self.Ft = X, X.transpose(1, 2).contiguous()
             lam, V = torch.linalg.eigh(self.Ft @ self.F)
             self.lam, self.V, self.Vt = lam.to(_F64).clamp_min(0.0), V, V.transpose(1, 2).contiguous()
             self.lam_w = self.lam.to(X.dtype)
             return
-        self.kind = "dual"
         # The kernel is decomposed in float64: the map back to feature space divides by sqrt(lam).
         X64 = X.to(_F64)
         lam, Q = torch.linalg.eigh(X64 @ X64.transpose(1, 2))  # [G, n], [G, n, n], ascending
@@ -291,15 +322,40 @@ class _Basis:
         self.F = (self.Q * lam.sqrt()[:, None, :]).to(X.dtype).contiguous()
         self.Ft = self.F.transpose(1, 2).contiguous()
 
+    def _lowrank(self, X: torch.Tensor, rank: int) -> None:
+        self.F, self.Ft = X, X.transpose(1, 2).contiguous()
+        G, n, d = X.shape
+        width = rank + 16
+        gen = torch.Generator(device=X.device).manual_seed(0)
+        omega = torch.randn(G, d, width, generator=gen, device=X.device, dtype=X.dtype)
+        Y = self.Ft @ (self.F @ omega)
+        Q = torch.linalg.qr(Y).Q
+        Q = torch.linalg.qr(self.Ft @ (self.F @ Q)).Q  # one power iteration
+        XQ = self.F @ Q  # [G, n, width]
+        mu, E = torch.linalg.eigh(XQ.transpose(1, 2) @ XQ)  # Rayleigh-Ritz, ascending
+        mu, E = mu[:, -rank:], E[:, :, -rank:]
+        self.V = Q @ E  # [G, d, rank]
+        self.Vt = self.V.transpose(1, 2).contiguous()
+        self.lam = mu.to(_F64).clamp_min(0.0)
+        self.lam_w = self.lam.to(X.dtype)
+        trace = X.square().sum(dim=(1, 2), dtype=_F64)
+        self.tail = ((trace - self.lam.sum(dim=1)).clamp_min(0.0) / (d - rank)).to(X.dtype)  # [G]
+
     def precondition(self, g: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """Apply ``(c X^T X + I)^-1`` to ``g [G, a, k, r]`` (``c [G, a]``); plain basis: identity."""
+        """Apply ``(c X^T X + I)^-1`` to ``g [G, a, k, r]``, with ``c [G, a, k]`` one curvature per row of
+        ``g`` (per class eigen-direction); plain basis: identity."""
         if self.kind == "plain":
             return g
-        s = 1.0 / (c[:, :, None] * self.lam_w[:, None, :] + 1.0)  # [G, a, r]
+        s = 1.0 / (c[..., None] * self.lam_w[:, None, None, :] + 1.0)  # [G, a, k, r]
         if self.kind == "dual":
-            return g * s[:, :, None, :]
+            return g * s
         G, a, k, r = g.shape
-        gv = (g.reshape(G, a * k, r) @ self.V).reshape(G, a, k, r) * s[:, :, None, :]
+        if self.kind == "lowrank":
+            s_tail = 1.0 / (c * self.tail[:, None, None] + 1.0)  # [G, a, k]
+            q = self.V.shape[2]
+            gv = (g.reshape(G, a * k, r) @ self.V).reshape(G, a, k, q) * (s - s_tail[..., None])
+            return g * s_tail[..., None] + (gv.reshape(G, a * k, q) @ self.Vt).reshape(G, a, k, r)
+        gv = (g.reshape(G, a * k, r) @ self.V).reshape(G, a, k, r) * s
         return (gv.reshape(G, a * k, r) @ self.Vt).reshape(G, a, k, r)
 
     def to_features(self, W: torch.Tensor) -> torch.Tensor:
@@ -413,9 +469,7 @@ def _solve(
                 a = ids.shape[0]
 
         # New direction: the preconditioned gradient, unit norm.
-        dbar = (p * (1.0 - p)).mean(dim=(2, 3))
-        S0 = basis.precondition(Gw, Cw * dbar)
-        sb0 = gb if basis.kind == "plain" else gb / (Cw * dbar * n + 1.0)[:, :, None]
+        S0, sb0 = _direction(basis, p, Gw, gb, Cw, n)
         nrm = (S0.square().sum(dim=(2, 3)) + sb0.square().sum(dim=2)).sqrt().clamp_min(1e-30)
         S0 = S0 / -nrm[:, :, None, None]
         sb0 = sb0 / -nrm[:, :, None]
@@ -456,6 +510,22 @@ def _solve(
             Sbh = torch.cat([(step_b * inv[:, :, None])[:, :, None], Sbh[:, :, : memory - 1]], dim=2)
             Uh = torch.cat([(dz * inv[:, :, None, None])[:, :, None], Uh[:, :, : memory - 1]], dim=2)
     return W_out, b_out, it_out, conv_out, gn_out, obj_out
+
+
+def _direction(
+    basis: _Basis, p: torch.Tensor, Gw: torch.Tensor, gb: torch.Tensor, Cw: torch.Tensor, n: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Preconditioned gradient ``(S0 [G, a, k, r], sb0 [G, a, k])`` (not yet normalized).
+
+    The Hessian of the loss is approximated by ``C * mean(D) * X^T X`` with ``D = p (1 - p)`` averaged over
+    examples and logits, plus the identity of the penalty. (A class-coupled ``k x k`` curvature in place of
+    the scalar was tried: no fewer iterations, slower ones.)
+    """
+    if basis.kind == "plain":
+        return Gw, gb
+    c = Cw * (p * (1.0 - p)).mean(dim=(2, 3))  # [G, a]
+    S0 = basis.precondition(Gw, c[..., None].expand(*c.shape, Gw.shape[2]))
+    return S0, gb / (c * n + 1.0)[..., None]
 
 
 def _line_search(
