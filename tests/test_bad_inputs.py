@@ -15,8 +15,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory):
     root = tmp_path_factory.mktemp("bad")
-    rows = "".join(f"{'a fine' if i % 2 else 'a poor'} thing {i},{i % 2},{['train', 'train', 'val', 'test'][(i // 2) % 4]}\n"
-                   for i in range(40))
+    splits = ["train", "train", "val", "test"]
+    rows = "".join(f"{'a fine' if i % 2 else 'a poor'} thing {i},{i % 2},{splits[(i // 2) % 4]}\n" for i in range(40))
     (root / "good.csv").write_text("text,label,split\n" + rows)
     (root / "header_only.csv").write_text("text,label\n")
     (root / "one_class.csv").write_text("text,label\n" + "".join(f"t{i},x\n" for i in range(10)))
