@@ -181,3 +181,17 @@ def test_zoo_probes_through_the_sweep(tmp_path):
     assert {r["probe"] for r in res.grid} == {"logistic", "multimax", "mlp"}
     with pytest.raises(ConfigError, match="need a store extracted with --pooling tokens"):
         sweep(make_store(tmp_path / "pooled"), _cfg(probes=("attention",)))
+
+
+def test_text_store_keeps_texts_and_gets_a_tfidf_baseline(tmp_path, minilm_path):
+    from probewise import Examples, HFSource, extract
+
+    words = {0: ["dreadful", "boring", "awful"], 1: ["lovely", "superb", "charming"]}
+    texts = [f"a {words[i % 2][i % 3]} story number {i}" for i in range(60)]
+    ex = Examples.from_lists(texts, [i % 2 for i in range(60)], seed=0)
+    store = extract(HFSource(minilm_path, layers=[1], device="cpu"), ex, tmp_path / "t", progress=False)
+    assert store.texts() == texts and store.texts("test") == [texts[i] for i in store.indices("test")]
+    res = sweep(store, _cfg(control=False))
+    tfidf = res.baselines["tfidf"]["test"]["accuracy"]["value"]
+    assert tfidf == 1.0, "the label words are in the vocabulary: a bag of words solves this toy task"
+    assert "C" in res.baselines["tfidf"]["chosen"]

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,6 +113,15 @@ class Store:
     def __repr__(self) -> str:
         return (f"Store({str(self.root)!r}, n={self.n}, layers={self.layers}, pooling={self.pooling!r}, "
                 f"model={self.source.get('model')!r})")
+
+    def texts(self, split: str | int | None = None) -> list[str] | None:
+        """The raw texts of a text store (None for other modalities or stores written before texts were kept)."""
+        path = self.root / layout.TEXTS
+        if not path.exists():
+            return None
+        with path.open(encoding="utf-8") as f:
+            texts = [json.loads(line) for line in f]
+        return [texts[i] for i in self.indices(split)]
 
     def resolve_layer(self, layer: int | str) -> str:
         """Map 3, "3" or -1 (the last stored layer) to a stored layer name."""

@@ -9,6 +9,7 @@ The manifest is marked complete, with each shard's size and sha256, when the las
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import shutil
 from pathlib import Path
 
@@ -21,7 +22,14 @@ from probewise.data.examples import Examples
 from probewise.data.splits import SPLIT_NAMES
 from probewise.errors import StoreError
 from probewise.store import layout
-from probewise.store.files import StoreLock, read_json, save_tensors_atomic, sha256_file, write_json_atomic
+from probewise.store.files import (
+    StoreLock,
+    read_json,
+    save_tensors_atomic,
+    sha256_file,
+    write_bytes_atomic,
+    write_json_atomic,
+)
 
 
 def _now() -> str:
@@ -98,7 +106,7 @@ class StoreWriter:
 
     def _clear(self) -> None:
         shutil.rmtree(self.root / layout.SHARD_DIR, ignore_errors=True)
-        for name in (layout.MANIFEST, layout.EXAMPLES):
+        for name in (layout.MANIFEST, layout.EXAMPLES, layout.TEXTS):
             (self.root / name).unlink(missing_ok=True)
 
     def _create(self) -> None:
@@ -112,6 +120,9 @@ class StoreWriter:
             group_names = [str(g) for g in group_names]
             tensors["groups"] = torch.as_tensor(codes, dtype=torch.int64)
         save_tensors_atomic(self.root / layout.EXAMPLES, tensors)
+        if ex.modality == "text":
+            write_bytes_atomic(self.root / layout.TEXTS,
+                               "".join(json.dumps(t, ensure_ascii=False) + "\n" for t in ex.inputs).encode())
         self.manifest = {
             "format": layout.FORMAT,
             "schema_version": layout.SCHEMA_VERSION,

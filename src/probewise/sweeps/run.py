@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from probewise.errors import ConfigError, DataError
-from probewise.evaluation.controls import majority_baseline, random_direction_baseline
+from probewise.evaluation.controls import majority_baseline, random_direction_baseline, tfidf_baseline
 from probewise.evaluation.geometry import layer_geometry
 from probewise.metrics import evaluate_classification, get_metric
 from probewise.store.ragged import Ragged
@@ -53,7 +53,8 @@ class SweepConfig:
         seed: seed of everything random (solvers, bootstrap, control labels).
         control: train each layer's chosen probe on permuted labels too (Hewitt & Liang's control
             task) and report selectivity = accuracy − control accuracy.
-        baselines: report majority-class and random-direction baselines, and per-layer geometry.
+        baselines: report majority-class, random-direction and (text stores) TF-IDF bag-of-words baselines,
+            and per-layer geometry.
     """
 
     probes: tuple[str, ...] = ("logistic",)
@@ -245,6 +246,10 @@ def sweep(store: Store, config: SweepConfig | None = None, *, progress: bool = F
             baselines[f"random_direction@{lay}"] = _baseline_dict(random_direction_baseline(
                 feats.get(lay, "train").double().numpy(), y_tr, feats.get(lay, "test").double().numpy(), y_te,
                 seed=cfg.seed, n_boot=cfg.n_boot))
+        texts = store.texts("train") if cfg.level == "example" else None
+        if texts is not None:
+            baselines["tfidf"] = _baseline_dict(tfidf_baseline(
+                texts, y_tr, store.texts("val"), y_va, store.texts("test"), y_te, n_boot=cfg.n_boot, seed=cfg.seed))
         geometry = [layer_geometry(feats.get(n, "train").double().numpy(), y_tr, layer=n).to_dict() for n in layers]
     return SweepResult(grid_rows, per_layer, selected, provenance, asdict(cfg), timing, baselines=baselines,
                        geometry=geometry)
