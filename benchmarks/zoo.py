@@ -12,11 +12,16 @@ Part 2 - several layers at once: `MLPProbe.fit_layers` on L layers against a loo
     loop of scikit-learn `MLPClassifier(early_stopping=True)` (what a user would otherwise run), same process;
     reports the time ratios and the largest per-layer accuracy difference.
 Part 3 - streaming: microseconds per `stream().update(token)` for each long-context probe (d = 256).
+Part 4 (--minilm) - real token activations: the embedded all-MiniLM-L6-v2, layer 3, every token kept, on
+    built-in tasks; test accuracy, parameters and training seconds of every probe family, next to logistic on
+    mean-pooled tokens. `AttentivePoolerProbe` is the standard multi-head attention pooler (one learned query,
+    q/k/v/out projections, width d = 384); `EfficientProbe` is timed against it at the same width.
 
 Run (from the repository root):
     .venv/bin/python benchmarks/zoo.py            # about a minute on 2 cores
     .venv/bin/python benchmarks/zoo.py --quick    # smaller, noisier
     .venv/bin/python benchmarks/zoo.py --threads 1
+    .venv/bin/python benchmarks/zoo.py --minilm   # part 4 only, a few minutes on 2 cores
 """
 
 from __future__ import annotations
@@ -158,15 +163,67 @@ def part3(d, n_tokens):
         print(f"{type(p).__name__:22s} {us:7.1f} us/token   (batch form of the whole sequence: {batch_ms:.1f} ms)")
 
 
+def part4(tasks=("negation", "bigram_shift", "who_did_what"), n=600, layer=3):
+    import os
+    import tempfile
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from probewise import HFSource, extract
+    from probewise.data.tasks import make_task
+    from probewise.extract import task_examples
+    from probewise.probes import KNNProbe, LogisticProbe
+
+    src = HFSource("default", layers=[layer], pooling="tokens", device="cpu")
+    kw = dict(seed=0)
+    probes = {
+        "logistic (mean-pooled)": lambda: LogisticProbe(C=0.1),
+        "knn k=20 (mean-pooled)": lambda: KNNProbe(k=20),
+        "mlp (mean-pooled)": lambda: MLPProbe(**kw),
+        "efficient (EP, 8 queries)": lambda: EfficientProbe(**kw),
+        "attentive pooler (MHA)": lambda: AttentivePoolerProbe(**kw),
+        "moment": lambda: MomentProbe(**kw),
+        "mean_linear": lambda: MeanLinearProbe(**kw),
+        "multimax": lambda: MultiMaxProbe(**kw),
+        "attention (4 heads)": lambda: AttentionProbe(**kw),
+    }
+    print(f"\n## Part 4: MiniLM layer {layer} token activations, {n} sentences per task")
+    print(f"{'task':14s} {'probe':28s} {'test acc':>9s} {'params':>9s} {'train s':>8s}")
+    root = tempfile.mkdtemp()
+    for task in tasks:
+        store = extract(src, task_examples(make_task(task, n=n)), f"{root}/{task}", progress=False)
+        R = {s: store.read_tokens(layer, s) for s in ("train", "val", "test")}
+        y = {s: store.labels[store.indices(s)] for s in ("train", "val", "test")}
+        pooled = {s: store.read_pooled(layer, s).numpy() for s in R}
+        for name, make in probes.items():
+            probe = make()
+            t0 = time.perf_counter()
+            if name.startswith(("logistic", "knn")):
+                probe.fit(pooled["train"], y["train"])
+                acc = probe.score(pooled["test"], y["test"])
+                params = int(np.prod(getattr(probe, "coef_", np.zeros(0)).shape)) or None
+            else:
+                X_tr = pooled["train"] if name.startswith("mlp") else R["train"]
+                X_va = pooled["val"] if name.startswith("mlp") else R["val"]
+                probe.fit(X_tr, y["train"], X_val=X_va, y_val=y["val"])
+                acc = probe.score(pooled["test"] if name.startswith("mlp") else R["test"], y["test"])
+                params = probe.report_["parameters"]
+            seconds = time.perf_counter() - t0
+            print(f"{task:14s} {name:28s} {acc:9.3f} {params if params else '-':>9} {seconds:8.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--minilm", action="store_true", help="run part 4 (real MiniLM token activations) only")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"python {platform.python_version()}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"{platform.processor() or platform.machine()}")
+    if args.minilm:
+        part4(n=300 if args.quick else 600)
+        return
     n = 400 if args.quick else 800
     part1(n, args.quick)
     part2(1000 if args.quick else 2000, 6 if args.quick else 12, 64, args.quick)
