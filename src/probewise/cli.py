@@ -211,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_parsers(sub)
 
+    from probewise.action_commands import add_parsers as add_action_parsers
+
+    add_action_parsers(sub)
+
     p = sub.add_parser("demo", help="the whole pipeline on the embedded default model and built-in tasks")
     p.add_argument("--out", default="probewise-demo", help="folder for stores and results")
     p.add_argument("--tasks", help="comma-separated built-in task names (default: all)")

@@ -1,0 +1,659 @@
+"""Probes attached to a running model: per-token scores while it generates, flags, stopping and a cascade.
+
+Example:
+    >>> import numpy as np, torch, transformers
+    >>> from probewise.artifact import ProbeArtifact, model_fingerprint
+    >>> from probewise.monitor import Monitor
+    >>> from probewise.probes import LogisticProbe
+    >>> cfg = transformers.GPT2Config(vocab_size=64, n_embd=16, n_layer=2, n_head=2, n_positions=64,
+    ...                               bos_token_id=0, eos_token_id=0)
+    >>> model = transformers.GPT2LMHeadModel(cfg).eval()
+    >>> X = np.random.default_rng(0).normal(size=(100, 16)); y = (X[:, 0] > 0).astype(int)
+    >>> art = ProbeArtifact(LogisticProbe().fit(X, y), "tiny", model_fingerprint(model), layer=1, pooling="mean",
+    ...                     threshold=1e9)
+    >>> with Monitor(model, {"p": art}) as mon:
+    ...     out = mon.generate(torch.tensor([[1, 2, 3]]), max_new_tokens=5, do_sample=False, pad_token_id=0)
+    >>> trace = mon.traces[0]
+    >>> len(trace.token_ids) == out.shape[1], len(trace.scores["p"]) == out.shape[1], mon.flagged("p").tolist()
+    (True, True, [False])
+
+How it works: a forward pre-hook on the model's base reads the call (batch, new tokens, KV-cache length, attention
+mask); a forward pre-hook on block ``i`` (or a forward hook on the base's output for the top layer ``L``) hands the
+layer's hidden states of the *new* tokens to each probe's streaming form. With a KV cache (``generate()``'s default)
+each step brings one token per sequence, so a step costs O(1) per probe: a running mean/max/last of the pooled
+linear score, or the long-context probe's own stream state
+(:meth:`~probewise.probes.longcontext.LongContextProbe.stream`).
+Without a cache, a causal model re-fed the same prefix is recognised (its ids are compared) and only the new
+positions are scored; any other call starts new sequences. Padding (attention mask 0) is never scored.
+
+Scores are the probe's raw ``decision_function`` scores of each prefix: ``trace.scores[name][j]`` is the score of
+the sequence cut after its ``j``-th scored token, equal (up to float rounding) to
+:meth:`~probewise.artifact.ProbeArtifact.prefix_scores` of an offline pass over the same tokens. A sequence is
+*flagged* when its final score is ``>= threshold`` (the decision the threshold was calibrated for);
+``trace.first_flag[name]`` is the first position whose running score crossed it (for max-type aggregations the two
+agree; a running mean can cross and fall back). ``on_flag`` fires at that first crossing; returning ``True`` from
+it (or ``stop_on_flag=True``) stops that sequence through a transformers ``StoppingCriteria``: :meth:`Monitor.generate`
+adds it, or pass :meth:`Monitor.stopping_criteria` to ``generate`` yourself. Generation stops after the step that
+crossed, so the output holds one more token (the one sampled at that step), never scored.
+
+``model.generate`` does not run the model on the last token it samples; :meth:`Monitor.generate` (with
+``score_last=True``) runs that one extra cached step so that every output token is scored.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from probewise.artifact import ProbeArtifact, model_fingerprint
+from probewise.errors import ConfigError, ProbeError
+from probewise.steer import CallInfo, _output_hidden, resolve_stack
+
+__all__ = ["Monitor", "TokenEvent", "Trace"]
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    """One scored token, handed to ``on_token`` (every token) and ``on_flag`` (a sequence's first crossing).
+
+    Attributes:
+        probe: the probe's name.
+        row: the sequence's row in the batch.
+        position: the token's absolute position in the sequence as fed (padding included).
+        token_id: its id (-1 when the model was fed embeddings).
+        score: the probe's score of the sequence up to and including this token.
+        threshold: the artifact's threshold (None: no threshold).
+        flagged: ``score >= threshold``.
+    """
+
+    probe: str
+    row: int
+    position: int
+    token_id: int
+    score: float
+    threshold: float | None
+    flagged: bool
+
+
+@dataclass
+class Trace:
+    """What the monitor saw of one sequence: its scored tokens and, per probe, the score after each of them.
+
+    Attributes:
+        token_ids: ids of the scored tokens, in order (padding excluded).
+        positions: their absolute positions in the sequence as fed.
+        scores: probe name → score after each token (``[len(token_ids)]``).
+        first_flag: probe name → position of the first token whose running score reached the threshold (or None).
+        stopped: generation of this sequence was stopped by a flag.
+    """
+
+    token_ids: list[int] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+    scores: dict[str, list[float]] = field(default_factory=dict)
+    first_flag: dict[str, int | None] = field(default_factory=dict)
+    stopped: bool = False
+
+    def score(self, name: str) -> float:
+        """The sequence score of probe ``name`` (after the last scored token; NaN before any)."""
+        s = self.scores.get(name) or []
+        return float(s[-1]) if s else math.nan
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"token_ids": list(self.token_ids), "positions": list(self.positions),
+                "scores": {k: list(v) for k, v in self.scores.items()}, "first_flag": dict(self.first_flag),
+                "stopped": self.stopped}
+
+
+# ---------------------------------------------------------------------------------------------- streams
+class _Stream:
+    """Batched streaming score of one probe: ``start(b)``, then ``feed(x [b, t, d], m [b, t]) -> [b, t]`` float64
+    (NaN where the numpy bool mask ``m`` is False)."""
+
+    def start(self, b: int) -> None:
+        raise NotImplementedError
+
+    def feed(self, x: torch.Tensor, m: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def step(self, x: torch.Tensor, rows: list[int]) -> list[float]:
+        """One decoding step: ``x [b, d]``, one new token for each of ``rows``; returns ``[b]`` scores."""
+        m = np.zeros((x.shape[0], 1), dtype=bool)
+        m[rows] = True
+        return self.feed(x[:, None], m)[:, 0].tolist()
+
+
+def _as_numpy(x: torch.Tensor) -> np.ndarray:
+    return (x if x.dtype == torch.float32 else x.float()).cpu().numpy()
+
+
+class _LinearStream(_Stream):
+    """A binary linear probe on pooled features: running mean / max / last / first of ``x``, then ``w.x + b``.
+
+    ``w.x`` runs in float64 (as the probe's ``decision_function``) on the activations' device; only scores come
+    back. A decoding step is one matrix-vector product and a few Python floats (the cheapest in-loop work: between
+    two forward passes every op runs with cold caches).
+    """
+
+    def __init__(self, probe: Any, pooling: str) -> None:
+        self.w = np.asarray(probe.coef_, dtype=np.float64)[0]
+        self.bias = float(np.asarray(probe.intercept_).reshape(-1)[0])
+        self.pooling = pooling
+        self._dev: dict[torch.device, torch.Tensor] = {}
+
+    def start(self, b: int) -> None:
+        self.sum = [0.0] * b
+        self.n = [0.0] * b
+        self.first = [math.nan] * b
+        self.max: np.ndarray | torch.Tensor | None = None
+
+    def _w(self, device: torch.device) -> torch.Tensor:
+        if device not in self._dev:
+            self._dev[device] = torch.as_tensor(self.w, device=device)
+        return self._dev[device]
+
+    def _dots(self, x: torch.Tensor) -> np.ndarray:
+        """``x [..., d] @ w`` as float64 ``[...]``."""
+        return (x.double() @ self._w(x.device)).cpu().numpy()
+
+    def step(self, x: torch.Tensor, rows: list[int]) -> list[float]:
+        if self.pooling not in ("mean", "last") or len(rows) != x.shape[0]:
+            return super().step(x, rows)
+        d = (x.double() @ self._w(x.device)).tolist()
+        bias = self.bias
+        if self.pooling == "last":
+            return [v + bias for v in d]
+        sums, ns = self.sum, self.n
+        for r, v in enumerate(d):
+            sums[r] += v
+            ns[r] += 1.0
+        return [s_ / n_ + bias for s_, n_ in zip(sums, ns, strict=True)]
+
+    def _running_max(self, x: torch.Tensor, m: np.ndarray) -> np.ndarray:
+        mt = torch.as_tensor(m, device=x.device)
+        cm = torch.cummax(x.float().masked_fill(~mt[..., None], -math.inf), dim=1).values
+        if self.max is not None:
+            cm = torch.maximum(cm, self.max[:, None])
+        self.max = cm[:, -1]
+        return (cm.double() @ self._w(x.device)).cpu().numpy()
+
+    def feed(self, x: torch.Tensor, m: np.ndarray) -> np.ndarray:
+        if self.pooling == "max":
+            s = self._running_max(x, m)
+        else:
+            s = self._dots(x)
+            if self.pooling == "mean":
+                cs = np.cumsum(np.where(m, s, 0.0), 1) + np.asarray(self.sum)[:, None]
+                cn = np.cumsum(m.astype(np.float64), 1) + np.asarray(self.n)[:, None]
+                self.sum, self.n = cs[:, -1].tolist(), cn[:, -1].tolist()
+                s = np.divide(cs, cn, out=np.full(cs.shape, math.nan), where=cn > 0)
+            elif self.pooling == "first":
+                out = np.empty_like(s)
+                first = np.asarray(self.first)
+                for j in range(s.shape[1]):
+                    first = np.where(m[:, j] & np.isnan(first), s[:, j], first)
+                    out[:, j] = first
+                self.first, s = first.tolist(), out
+        s = s + self.bias
+        return s if m.all() else np.where(m, s, math.nan)
+
+
+class _PooledStream(_Stream):
+    """Any binary probe on pooled features: the running pooled vector, scored by ``decision_function`` per token."""
+
+    def __init__(self, probe: Any, pooling: str) -> None:
+        self.probe = probe
+        self.pooling = pooling
+
+    def start(self, b: int) -> None:
+        self.state: np.ndarray | None = None
+        self.n = np.zeros(b)
+
+    def feed(self, x: torch.Tensor, m: np.ndarray) -> np.ndarray:
+        xs = _as_numpy(x).astype(np.float64)
+        b, t, d = xs.shape
+        if self.state is None:
+            self.state = np.full((b, d), -np.inf if self.pooling == "max" else 0.0)
+        out = np.full((b, t), math.nan)
+        for j in range(t):
+            r = m[:, j]
+            if not r.any():
+                continue
+            if self.pooling == "mean":
+                self.state[r] += xs[r, j]
+            elif self.pooling == "max":
+                self.state[r] = np.maximum(self.state[r], xs[r, j])
+            else:
+                take = r if self.pooling == "last" else r & (self.n == 0)
+                self.state[take] = xs[take, j]
+            self.n[r] += 1
+            pooled = self.state[r] / self.n[r, None] if self.pooling == "mean" else self.state[r]
+            out[r, j] = np.asarray(self.probe.decision_function(pooled), dtype=np.float64).reshape(-1)
+        return out
+
+
+class _TokenStream(_Stream):
+    """A long-context probe's own streaming form (``module_.init_state()`` / ``step``), one state per sequence."""
+
+    def __init__(self, probe: Any) -> None:
+        if getattr(probe, "n_outputs_", 1) != 1:
+            raise ProbeError(f"{type(probe).__name__} is multiclass; the monitor scores binary probes.")
+        self.module = probe.module_.eval()
+        self._dev: dict[torch.device, Any] = {}
+
+    def _module(self, device: torch.device) -> Any:
+        if device not in self._dev:
+            here = next(self.module.buffers()).device
+            self._dev[device] = self.module if here == device else copy.deepcopy(self.module).to(device)
+        return self._dev[device]
+
+    def start(self, b: int) -> None:
+        self.states: list[dict | None] = [None] * b
+
+    @torch.no_grad()
+    def step(self, x: torch.Tensor, rows: list[int]) -> list[float]:
+        mod = self._module(x.device)
+        z = mod.standardize(x.float())
+        out = [math.nan] * x.shape[0]
+        for r in rows:
+            st = self.states[r]
+            if st is None:
+                st = self.states[r] = mod.init_state()
+            out[r] = float(mod.step(st, z[r])[0])
+        return out
+
+    @torch.no_grad()
+    def feed(self, x: torch.Tensor, m: np.ndarray) -> np.ndarray:
+        b, t, _ = x.shape
+        mod = self._module(x.device)
+        z = mod.standardize(x.float())
+        where, outs = [], []
+        for j in range(t):
+            for r in np.flatnonzero(m[:, j]).tolist():
+                st = self.states[r]
+                if st is None:
+                    st = self.states[r] = mod.init_state()
+                outs.append(mod.step(st, z[r, j])[0])
+                where.append((r, j))
+        out = np.full((b, t), math.nan)
+        if outs:
+            vals = torch.stack(outs).double().cpu().numpy() if len(outs) > 1 else np.array([float(outs[0])])
+            rows, cols = zip(*where, strict=True)
+            out[list(rows), list(cols)] = vals
+        return out
+
+
+def _make_stream(art: ProbeArtifact) -> _Stream:
+    probe = art.probe
+    if not art.binary:
+        raise ProbeError(f"{type(probe).__name__} has {len(probe.classes_)} classes; the monitor scores binary "
+                         "probes (one score per token, one threshold).")
+    if art.pooling == "tokens":
+        if not hasattr(probe, "stream") or not hasattr(getattr(probe, "module_", None), "step"):
+            raise ProbeError(f"{type(probe).__name__} reads token sequences but has no streaming form; monitor with "
+                             "a long-context probe (MeanLinear, EMAMax, Attention, MultiMax, RollingAttention) or a "
+                             "probe on pooled features.")
+        return _TokenStream(probe)
+    coef = getattr(probe, "coef_", None)
+    if coef is not None and hasattr(probe, "concept_vector") and np.asarray(coef).shape[0] == 1:
+        return _LinearStream(probe, art.pooling)
+    return _PooledStream(probe, art.pooling)
+
+
+# ---------------------------------------------------------------------------------------------- the monitor
+def _is_causal(model: nn.Module) -> bool:
+    from probewise.sources.hf import CAUSAL_MODEL_TYPES
+
+    cfg = getattr(model, "config", None)
+    return bool(getattr(cfg, "is_decoder", False)) or getattr(cfg, "model_type", None) in CAUSAL_MODEL_TYPES
+
+
+class Monitor:
+    """Score a running model with probes, token by token; see the module docstring.
+
+    Args:
+        model: a transformers model (``AutoModelForCausalLM`` to generate; encoders for forward passes).
+        probes: ``{name: ProbeArtifact}`` (a single artifact is named ``"probe"``).
+        layers: ``{name: layer}`` to read some probes elsewhere than their artifact's layer (refused unless
+            ``allow_mismatch``).
+        on_token: called with a :class:`TokenEvent` for every scored token and probe.
+        on_flag: called with the :class:`TokenEvent` of a sequence's first crossing of a probe's threshold; return
+            ``True`` to stop generating that sequence.
+        stop_on_flag: stop every sequence at its first crossing (no callback needed).
+        allow_mismatch: attach even when the model's fingerprint or the layer differs from the artifact's (a warning).
+        blocks_path: attribute path of the block stack, for architectures probewise cannot guess.
+    """
+
+    def __init__(self, model: nn.Module, probes: Mapping[str, ProbeArtifact] | ProbeArtifact, *,
+                 layers: Mapping[str, int] | None = None, on_token: Callable[[TokenEvent], Any] | None = None,
+                 on_flag: Callable[[TokenEvent], Any] | None = None, stop_on_flag: bool = False,
+                 allow_mismatch: bool = False, blocks_path: str | None = None) -> None:
+        if isinstance(probes, ProbeArtifact):
+            probes = {"probe": probes}
+        if not probes:
+            raise ConfigError("give at least one probe: Monitor(model, {name: ProbeArtifact}).")
+        bad = [k for k, v in probes.items() if not isinstance(v, ProbeArtifact)]
+        if bad:
+            raise ConfigError(f"probes must be ProbeArtifact objects (ProbeArtifact.load(path)); {bad[0]!r} is not.")
+        layers = dict(layers or {})
+        unknown = set(layers) - set(probes)
+        if unknown:
+            raise ConfigError(f"layers names probes that are not given: {sorted(unknown)}.")
+        self.model = model
+        self.artifacts = dict(probes)
+        self.stack = resolve_stack(model, blocks_path)
+        fp = model_fingerprint(model) if any(a.model_fingerprint for a in probes.values()) else None
+        self.layers = {name: art.check_model(model, layers.get(name), allow_mismatch=allow_mismatch, fingerprint=fp,
+                                             blocks_path=blocks_path)
+                       for name, art in probes.items()}
+        self._streams = {name: _make_stream(art) for name, art in probes.items()}
+        self._by_layer: dict[int, list[str]] = {}
+        for name, layer in self.layers.items():
+            self._by_layer.setdefault(layer, []).append(name)
+        self.on_token = on_token
+        self.on_flag = on_flag
+        self.stop_on_flag = bool(stop_on_flag)
+        self._causal = _is_causal(model)
+        self._handles: list[Any] = []
+        self.traces: list[Trace] = []
+        self._stop: list[bool] = []
+        self._ids: list[Any] = []
+        self._no_stop: dict[tuple[int, torch.device], torch.Tensor] = {}
+        self._n_seen = 0
+        self._call: tuple | None = None
+        self._warned = False
+
+    # -- attach / detach ------------------------------------------------------------------------------------
+    def attach(self) -> Monitor:
+        """Register the hooks (also done by ``with Monitor(...)``)."""
+        if self._handles:
+            raise ConfigError("this monitor is already attached.")
+        try:
+            self._handles.append(self.stack.base.register_forward_pre_hook(self._begin, with_kwargs=True))
+            for layer in self._by_layer:
+                if layer < self.stack.n_layers:
+                    def pre(_mod, args, kwargs, layer=layer):
+                        h = args[0] if args else kwargs.get("hidden_states")
+                        if isinstance(h, torch.Tensor):
+                            self._feed(layer, h)
+                    self._handles.append(self.stack.blocks[layer].register_forward_pre_hook(pre, with_kwargs=True))
+                else:
+                    def post(_mod, _args, output, layer=layer):
+                        h = _output_hidden(output)
+                        if h is not None:
+                            self._feed(layer, h)
+                    self._handles.append(self.stack.base.register_forward_hook(post))
+        except BaseException:
+            self.detach()
+            raise
+        return self
+
+    def detach(self) -> None:
+        """Remove every hook (idempotent); the traces stay readable."""
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+    def __enter__(self) -> Monitor:
+        return self.attach()
+
+    def __exit__(self, *exc: object) -> None:
+        self.detach()
+
+    def reset(self) -> None:
+        """Forget the current sequences (the next forward call starts new ones anyway)."""
+        self.traces = []
+        self._stop = []
+        self._ids = []
+        self._n_seen = 0
+
+    # -- hooks ----------------------------------------------------------------------------------------------
+    def _start(self, b: int) -> None:
+        self.traces = [Trace(scores={n: [] for n in self.artifacts}, first_flag=dict.fromkeys(self.artifacts))
+                       for _ in range(b)]
+        self._stop = [False] * b
+        self._ids = []
+        self._n_seen = 0
+        for s in self._streams.values():
+            s.start(b)
+
+    def _begin(self, _mod: nn.Module, args: tuple, kwargs: dict) -> None:
+        info: CallInfo = self.stack.call_info(args, kwargs)
+        b, t = info.b, info.t
+        if t == 1 and 0 < info.offset == self._n_seen and b == len(self.traces):
+            self._step(info)  # a decoding step with the KV cache: the common case, kept lean
+            return
+        ids = info.input_ids.cpu().numpy() if info.input_ids is not None else np.full((b, t), -1, dtype=np.int64)
+        skip, new = 0, True
+        if self.traces and b == len(self.traces):
+            if info.offset > 0:
+                new = False
+                if info.offset != self._n_seen and not self._warned:
+                    self._warned = True
+                    warnings.warn(f"the KV cache holds {info.offset} tokens but the monitor saw {self._n_seen}; "
+                                  "scores continue from the monitor's state.", stacklevel=2)
+            elif (self._causal and info.input_ids is not None and 0 < self._n_seen < t
+                  and np.array_equal(ids[:, : self._n_seen],
+                                     np.concatenate([np.asarray(c).reshape(b, -1) for c in self._ids], 1))):
+                new, skip = False, self._n_seen  # no KV cache: the same prefix re-fed, score the new tokens only
+        if new:
+            self._start(b)
+        base = info.offset
+        feed = np.ones((b, t), dtype=bool) if info.valid is None else info.valid.cpu().numpy() != 0
+        if skip:
+            feed[:, :skip] = False
+        if any(self._stop):
+            feed &= ~np.asarray(self._stop)[:, None]
+        self._ids.append(ids[:, skip:])
+        self._n_seen = base + t
+        full = feed.all()
+        for r, trace in enumerate(self.traces):
+            cols = np.arange(t) if full else np.flatnonzero(feed[r])
+            if cols.size:
+                trace.token_ids.extend(ids[r, cols].tolist())
+                trace.positions.extend((cols + base).tolist())
+        self._call = ("chunk", feed, base, ids)
+
+    def _step(self, info: CallInfo) -> None:
+        pos = info.offset
+        ids = info.input_ids.reshape(-1).tolist() if info.input_ids is not None else [-1] * info.b
+        stop = self._stop
+        valid = info.valid.reshape(-1).tolist() if info.valid is not None else None
+        if valid is None and not any(stop):
+            rows = list(range(info.b))
+        else:
+            rows = [r for r in range(info.b) if (valid is None or valid[r]) and not stop[r]]
+        for r in rows:
+            self.traces[r].token_ids.append(ids[r])
+            self.traces[r].positions.append(pos)
+        self._ids.append(ids)
+        self._n_seen = pos + 1
+        self._call = ("step", rows, pos, ids)
+
+    def _feed(self, layer: int, h: torch.Tensor) -> None:
+        if self._call is None or h.dim() != 3:
+            return
+        if self._call[0] == "step":  # a decoding step (see _step)
+            _, rows, pos, ids = self._call
+            if h.shape[1] != 1 or h.shape[0] != len(ids) or not rows:
+                return
+            x = h.detach()[:, 0]
+            for name in self._by_layer[layer]:
+                self._record_step(name, self._streams[name].step(x, rows), rows, pos, ids)
+            return
+        _, feed, base, ids = self._call
+        if h.shape[:2] != feed.shape:
+            return  # a call the base pre-hook did not see (e.g. a nested model); nothing to align with
+        if not feed.any():
+            return
+        x = h.detach()
+        for name in self._by_layer[layer]:
+            self._record(name, self._streams[name].feed(x, feed), feed, base, ids)
+
+    def _record_step(self, name: str, scores: list[float], rows: list[int], pos: int, ids: list[int]) -> None:
+        thr = self.artifacts[name].threshold
+        for r in rows:
+            v = scores[r]
+            trace = self.traces[r]
+            trace.scores[name].append(v)
+            if self.on_token is not None:
+                self.on_token(TokenEvent(name, r, pos, ids[r], v, thr, thr is not None and v >= thr))
+            if thr is not None and v >= thr and trace.first_flag[name] is None:
+                self._flag(name, r, pos, ids[r], v, thr)
+
+    def _flag(self, name: str, r: int, pos: int, token_id: int, v: float, thr: float) -> None:
+        trace = self.traces[r]
+        trace.first_flag[name] = pos
+        stop = self.on_flag(TokenEvent(name, r, pos, int(token_id), float(v), thr, True)) \
+            if self.on_flag is not None else None
+        if stop is True or self.stop_on_flag:
+            self._stop[r] = True
+            trace.stopped = True
+
+    def _record(self, name: str, scores: np.ndarray, feed: np.ndarray, base: int, ids: np.ndarray) -> None:
+        thr = self.artifacts[name].threshold
+        full = feed.all()
+        for r, trace in enumerate(self.traces):
+            if full:
+                cols, vals = None, scores[r]
+            else:
+                cols = np.flatnonzero(feed[r])
+                if not cols.size:
+                    continue
+                vals = scores[r, cols]
+            trace.scores[name].extend(vals.tolist())
+            if self.on_token is not None:
+                for c, v in zip(range(len(vals)) if cols is None else cols.tolist(), vals.tolist(), strict=True):
+                    self.on_token(TokenEvent(name, r, base + c, int(ids[r, c]), v, thr,
+                                             thr is not None and v >= thr))
+            if thr is not None and trace.first_flag[name] is None and vals.max() >= thr:
+                hit = int(np.flatnonzero(vals >= thr)[0])
+                c = hit if cols is None else int(cols[hit])
+                self._flag(name, r, base + c, ids[r, c], vals[hit], thr)
+
+    # -- generation -----------------------------------------------------------------------------------------
+    def stopping_criteria(self) -> Any:
+        """A ``transformers.StoppingCriteriaList`` stopping the sequences a flag asked to stop; pass it to
+        ``model.generate(..., stopping_criteria=...)`` (:meth:`generate` does)."""
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        monitor = self
+
+        class StopOnFlag(StoppingCriteria):
+            def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+                stop, b = monitor._stop, input_ids.shape[0]
+                if len(stop) != b or not any(stop):
+                    key = (b, input_ids.device)
+                    if key not in monitor._no_stop:
+                        monitor._no_stop[key] = torch.zeros(b, dtype=torch.bool, device=input_ids.device)
+                    return monitor._no_stop[key]
+                return torch.tensor(stop, dtype=torch.bool, device=input_ids.device)
+
+        return StoppingCriteriaList([StopOnFlag()])
+
+    @torch.no_grad()
+    def generate(self, *args: Any, score_last: bool = True, **kwargs: Any) -> Any:
+        """``model.generate(*args, **kwargs)`` with the monitor's stopping criteria added.
+
+        With ``score_last`` the last sampled token (which ``generate`` never runs through the model) is scored by
+        one more cached step. Returns what ``generate`` returns.
+        """
+        if not self._handles:
+            raise ConfigError("attach the monitor first: `with Monitor(model, probes) as mon: mon.generate(...)`.")
+        crit = self.stopping_criteria()
+        extra = kwargs.pop("stopping_criteria", None)
+        if extra:
+            crit = type(crit)([*extra, *crit])
+        want_dict = bool(kwargs.pop("return_dict_in_generate", False))
+        out = self.model.generate(*args, stopping_criteria=crit, return_dict_in_generate=True, **kwargs)
+        if score_last:
+            self._score_last(out, kwargs.get("attention_mask"))
+        return out if want_dict else out.sequences
+
+    def _score_last(self, out: Any, attention_mask: torch.Tensor | None) -> None:
+        seq = out.sequences
+        if (not self.traces or len(self.traces) != seq.shape[0] or self._n_seen >= seq.shape[1]
+                or all(self._stop)):
+            return  # nothing left to score, or rows that do not align (beam search)
+        b, n = seq.shape
+        mask = torch.ones(b, n, dtype=torch.long, device=seq.device)
+        if attention_mask is not None:
+            mask[:, : attention_mask.shape[1]] = attention_mask.to(seq.device)
+        cache = getattr(out, "past_key_values", None)
+        from probewise.steer import _cache_length
+
+        if cache is not None and _cache_length(cache) == n - 1 == self._n_seen:
+            kw: dict[str, Any] = {"past_key_values": cache, "attention_mask": mask, "use_cache": True}
+            if _accepts(self.model, "position_ids"):
+                pos = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
+                kw["position_ids"] = pos[:, -1:]
+            self.model(input_ids=seq[:, -1:], **kw)
+        else:
+            self.model(input_ids=seq, attention_mask=mask, use_cache=False)
+
+    # -- results --------------------------------------------------------------------------------------------
+    def _check_name(self, name: str) -> ProbeArtifact:
+        if name not in self.artifacts:
+            raise ConfigError(f"no probe named {name!r}; this monitor has {sorted(self.artifacts)}.")
+        return self.artifacts[name]
+
+    def token_scores(self, name: str) -> list[np.ndarray]:
+        """Per sequence, the score after each scored token ``[t_i]``."""
+        self._check_name(name)
+        return [np.asarray(tr.scores[name], dtype=np.float64) for tr in self.traces]
+
+    def sequence_scores(self, name: str) -> np.ndarray:
+        """The score of each sequence so far ``[b]`` (after its last scored token)."""
+        self._check_name(name)
+        return np.array([tr.score(name) for tr in self.traces], dtype=np.float64)
+
+    def flagged(self, name: str) -> np.ndarray:
+        """``[b]`` bool: sequence score ``>= threshold``, the decision at the artifact's calibrated FPR."""
+        art = self._check_name(name)
+        if art.threshold is None:
+            raise ConfigError(f"probe {name!r} has no threshold; set one at a target FPR on validation "
+                              "(probewise.metrics.threshold_at_fpr) and save it in the artifact.")
+        return self.sequence_scores(name) >= art.threshold
+
+    def cascade(self, name: str, second: Callable[[Any], Any] | None = None, *, cascade: Any = None,
+                inputs: Any = None) -> Any:
+        """Decide every sequence with a two-threshold cascade on probe ``name``'s sequence scores.
+
+        Scores below the band pass, above it are flagged, and the band (``tau_low <= s <= tau_high``) is deferred
+        to ``second``, which receives the deferred :class:`Trace` objects (or ``inputs[idx]`` when ``inputs`` is
+        given) and returns one score or 0/1 decision each.
+
+        Args:
+            name: the probe.
+            second: the second classifier; with the artifact's ``band`` it builds the cascade.
+            cascade: a ready :class:`~probewise.evaluation.thresholds.Cascade` instead.
+            inputs: an array indexed by the deferred rows, handed to the second stage.
+
+        Returns:
+            A :class:`~probewise.evaluation.thresholds.CascadeDecision` (``pred [b]``, ``deferred [b]``).
+        """
+        art = self._check_name(name)
+        if cascade is None:
+            if second is None:
+                raise ConfigError("give the second classifier (second=...) or a ready cascade (cascade=...).")
+            cascade = art.cascade(second)
+        if inputs is None:
+            inputs = np.empty(len(self.traces), dtype=object)
+            inputs[:] = self.traces
+        return cascade.predict(self.sequence_scores(name), inputs)
+
+
+def _accepts(model: nn.Module, name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
