@@ -253,3 +253,18 @@ def test_cli_monitor_and_steer(tiny_gpt2, gpt2, tmp_path, capsys):
     with pytest.raises(ConfigError, match="encoder"):
         run("monitor", "--model", "default", "--probe", tmp_path / "lin", "--prompts", prompts, "--generate", 3,
             "--out", tmp_path / "x.jsonl")
+
+
+def test_token_type_ids_reach_every_step(gpt2):
+    """A tokenizer that returns token_type_ids (the MiniLM's, on a GPT-2 stand-in) changes GPT-2's activations:
+    the extra last step must pass them like generate() does, or the last score would come from another input."""
+    arts = {k: v for k, v in _artifacts(gpt2).items() if k in ("lin_last", "multimax")}
+    tt = torch.zeros_like(PROMPT)
+    with Monitor(gpt2, arts) as mon:
+        seq = mon.generate(PROMPT, token_type_ids=tt, max_new_tokens=6, do_sample=False, pad_token_id=0)
+    with torch.no_grad():
+        hs = gpt2(seq, token_type_ids=torch.zeros_like(seq), output_hidden_states=True).hidden_states
+    for name, art in arts.items():
+        h = hs[art.layer][0]
+        off = art.probe.token_scores([h])[0] if art.pooling == "tokens" else art.prefix_scores(h)
+        np.testing.assert_allclose(mon.traces[0].scores[name], off, atol=1e-5, rtol=0)

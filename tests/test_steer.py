@@ -36,6 +36,18 @@ def llama(tiny_llama):
 
 
 @pytest.fixture(scope="module")
+def qwen2(tmp_path_factory):
+    import transformers
+
+    cfg = transformers.Qwen2Config(vocab_size=30522, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+    path = tmp_path_factory.mktemp("qwen2")
+    torch.manual_seed(0)
+    transformers.Qwen2ForCausalLM(cfg).save_pretrained(path)
+    return _load(str(path))
+
+
+@pytest.fixture(scope="module")
 def minilm(minilm_path):
     import transformers
 
@@ -51,7 +63,7 @@ def _hook_counts(model):
     return [(len(m._forward_pre_hooks), len(m._forward_hooks)) for m in mods]
 
 
-@pytest.mark.parametrize("which", ["gpt2", "llama"])
+@pytest.mark.parametrize("which", ["gpt2", "llama", "qwen2"])
 @pytest.mark.parametrize("positions", ["all", "last", slice(2, None), [0, 5]])
 def test_alpha_zero_is_bit_identical_decoders(which, positions, request):
     model = request.getfixturevalue(which)
@@ -116,7 +128,7 @@ def _greedy_reference(model, prompt, v, layer, alpha, n, positions_of_step):
     return seq
 
 
-@pytest.mark.parametrize("which", ["gpt2", "llama"])
+@pytest.mark.parametrize("which", ["gpt2", "llama", "qwen2"])
 def test_last_position_under_kv_cache_steers_each_new_token_once(which, request):
     model = request.getfixturevalue(which)
     v = torch.randn(32, generator=torch.Generator().manual_seed(1))

@@ -101,10 +101,11 @@ def _load(model_id: str, device: str, generate: bool) -> tuple[Any, Any, torch.d
     return model, tok, dev
 
 
-def _encode(tok: Any, text: str, device: torch.device, causal: bool, max_length: int | None) -> dict:
+def _encode(tok: Any, text: str, device: torch.device, max_length: int | None) -> dict:
+    """The tokenizer's outputs, all of them, as extraction (:class:`~probewise.sources.hf.HFSource`) passes them:
+    the monitor must see the activations the probe was trained on."""
     enc = tok(text, return_tensors="pt", truncation=max_length is not None, max_length=max_length)
-    keep = ("input_ids", "attention_mask") if causal else tuple(enc.keys())  # decoders: no token_type_ids
-    return {k: v.to(device) for k, v in enc.items() if k in keep}
+    return {k: v.to(device) for k, v in enc.items()}
 
 
 def _gen_kwargs(args: argparse.Namespace, tok: Any, n: int) -> dict:
@@ -156,7 +157,6 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from probewise.monitor_view import write_view
 
     model, tok, dev = _load(args.model, args.device, args.generate > 0)
-    causal = hasattr(model, "generate") and model.can_generate()
     arts = {name: ProbeArtifact.load(p) for name, p in zip(_probe_names(args.probe), args.probe, strict=True)}
     prompts = read_prompts(args.prompts, tok)
     out = Path(args.out)
@@ -165,7 +165,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     with Monitor(model, arts, allow_mismatch=args.allow_mismatch, stop_on_flag=args.stop_on_flag,
                  blocks_path=args.blocks_path) as mon, torch.no_grad(), out.open("w", encoding="utf-8") as f:
         for i, text in enumerate(prompts):
-            enc = _encode(tok, text, dev, causal, args.max_length)
+            enc = _encode(tok, text, dev, args.max_length)
             n_prompt = int(enc["input_ids"].shape[1])
             if args.generate > 0:
                 with _seeded(args.seed + i if args.sample else None):
@@ -203,7 +203,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------ steer
-def _reference_pass(model: Any, ids: torch.Tensor, n_prompt: int, stack: Any, layer: int
+def _reference_pass(model: Any, ids: torch.Tensor, n_prompt: int, stack: Any, layer: int, enc: dict
                     ) -> tuple[float, int, float]:
     """Unsteered model on prompt + continuation: (continuation NLL sum, its token count, residual norm at layer)."""
     norms: list[torch.Tensor] = []
@@ -217,8 +217,12 @@ def _reference_pass(model: Any, ids: torch.Tensor, n_prompt: int, stack: Any, la
     else:
         handle = stack.base.register_forward_hook(lambda _m, _a, o: grab(o[0] if isinstance(o, tuple) else
                                                                           o.last_hidden_state))
+    extra = {}
+    tt = enc.get("token_type_ids")
+    if tt is not None:  # as generate() extended them: the last value repeated
+        extra["token_type_ids"] = torch.cat([tt, tt[:, -1:].expand(1, ids.shape[1] - tt.shape[1])], 1)
     try:
-        logits = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=False).logits
+        logits = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=False, **extra).logits
     finally:
         handle.remove()
     tgt = ids[0, n_prompt:]
@@ -258,7 +262,7 @@ def cmd_steer(args: argparse.Namespace) -> int:
         count = 0
         steered_scores, text_scores, norms, samples = [], [], [], []
         for i, text in enumerate(prompts):
-            enc = _encode(tok, text, dev, True, args.max_length)
+            enc = _encode(tok, text, dev, args.max_length)
             n_prompt = int(enc["input_ids"].shape[1])
             with torch.no_grad(), _seeded(args.seed + i if args.sample else None), \
                     steer(model, {layer: v}, alpha=alpha, mode=args.mode, positions=args.positions,
@@ -267,7 +271,7 @@ def cmd_steer(args: argparse.Namespace) -> int:
                 seq = reader.generate(**enc, **_gen_kwargs(args, tok, args.max_new_tokens))
                 steered_scores.append(reader.traces[0].score(name))
             with torch.no_grad(), reader:
-                s, c, norm = _reference_pass(model, seq, n_prompt, stack, layer)
+                s, c, norm = _reference_pass(model, seq, n_prompt, stack, layer, enc)
                 text_scores.append(reader.traces[0].score(name))
             nll, count = nll + s, count + c
             norms.append(norm)

@@ -574,18 +574,23 @@ class Monitor:
         want_dict = bool(kwargs.pop("return_dict_in_generate", False))
         out = self.model.generate(*args, stopping_criteria=crit, return_dict_in_generate=True, **kwargs)
         if score_last:
-            self._score_last(out, kwargs.get("attention_mask"))
+            self._score_last(out, kwargs)
         return out if want_dict else out.sequences
 
-    def _score_last(self, out: Any, attention_mask: torch.Tensor | None) -> None:
+    def _score_last(self, out: Any, kwargs: dict) -> None:
         seq = out.sequences
         if (not self.traces or len(self.traces) != seq.shape[0] or self._n_seen >= seq.shape[1]
                 or all(self._stop)):
             return  # nothing left to score, or rows that do not align (beam search)
         b, n = seq.shape
         mask = torch.ones(b, n, dtype=torch.long, device=seq.device)
+        attention_mask = kwargs.get("attention_mask")
         if attention_mask is not None:
             mask[:, : attention_mask.shape[1]] = attention_mask.to(seq.device)
+        extra: dict[str, Any] = {}
+        tt = kwargs.get("token_type_ids")
+        if isinstance(tt, torch.Tensor):  # generate() extends token types with the last value
+            extra["token_type_ids"] = torch.cat([tt, tt[:, -1:].expand(b, n - tt.shape[1])], 1).to(seq.device)
         cache = getattr(out, "past_key_values", None)
         from probewise.steer import _cache_length
 
@@ -594,9 +599,10 @@ class Monitor:
             if _accepts(self.model, "position_ids"):
                 pos = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
                 kw["position_ids"] = pos[:, -1:]
+            kw.update({k: v[:, -1:] for k, v in extra.items()})
             self.model(input_ids=seq[:, -1:], **kw)
         else:
-            self.model(input_ids=seq, attention_mask=mask, use_cache=False)
+            self.model(input_ids=seq, attention_mask=mask, use_cache=False, **extra)
 
     # -- results --------------------------------------------------------------------------------------------
     def _check_name(self, name: str) -> ProbeArtifact:

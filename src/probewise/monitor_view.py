@@ -95,12 +95,12 @@ def render_view(records: Iterable[dict[str, Any]], title: str | None = None) -> 
             head = f'<span class="name">{esc(name)}'
             if final is not None:
                 head += f" {float(final):.3f}"
-            parts.append(f'<div class="probe">{head}{verdict}</span> ')
+            spans = []  # no whitespace between spans: the pieces carry their own spaces
             for tok, s in zip(tokens, scores, strict=False):
                 s = float("nan") if s is None else float(s)
-                parts.append(f'<span class="tok" title="{esc(name)}: {s:.4f}" '
+                spans.append(f'<span class="tok" title="{esc(name)}: {s:.4f}" '
                              f'style="background:{_colour(s, center, scale)}">{esc(tok)}</span>')
-            parts.append("</div>")
+            parts.append(f'<div class="probe">{head}{verdict}</span> {"".join(spans)}</div>')
         parts.append("</div>")
     parts.append("</body></html>")
     return "\n".join(parts)
