@@ -170,6 +170,14 @@ def encode_labels(y: Any, n: int, device: torch.device) -> tuple[torch.Tensor, n
     return torch.as_tensor(codes.reshape(-1), dtype=torch.int64, device=device), classes
 
 
+def layer_inputs(X: Any, coef: torch.Tensor) -> torch.Tensor:
+    """Features to apply fitted per-layer coefficients to: `[L, m, d]` on coef's device and dtype (`[m, d]` is
+    used for every layer)."""
+    Xt = X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X))
+    Xt = Xt.to(device=coef.device, dtype=coef.dtype)
+    return Xt.expand(coef.shape[0], -1, -1) if Xt.ndim == 2 else Xt
+
+
 def as_grid(values: Any, name: str) -> list[float]:
     """A 1-D grid of positive floats (a scalar becomes a grid of one)."""
     arr = np.atleast_1d(np.asarray(values, dtype=np.float64))

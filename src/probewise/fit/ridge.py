@@ -40,6 +40,7 @@ from probewise.fit._common import (
     chunks,
     encode_labels,
     layer_block,
+    layer_inputs,
     resolve_device,
     resolve_dtype,
     torch_threads,
@@ -74,10 +75,7 @@ class RidgePath:
 
     def decision_function(self, X: Any) -> torch.Tensor:
         """Outputs ``[L, A, m, t]`` for features ``X [L, m, d]`` (or ``[m, d]`` applied to every layer)."""
-        Xt = X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X))
-        Xt = Xt.to(device=self.coef.device, dtype=self.coef.dtype)
-        if Xt.ndim == 2:
-            Xt = Xt.expand(self.coef.shape[0], -1, -1)
+        Xt = layer_inputs(X, self.coef)
         return torch.einsum("lmd,ladt->lamt", Xt, self.coef) + self.intercept[:, :, None, :]
 
     def predict(self, X: Any) -> torch.Tensor:
