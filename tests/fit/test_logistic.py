@@ -228,3 +228,23 @@ def test_cuda_matches_cpu():  # pragma: no cover - only where a GPU is present
     gpu = fit_logistic(torch.tensor(X, device="cuda"), y, CS, dtype="float64", tol=1e-9, max_iter=2000)
     assert gpu.coef.device.type == "cuda"
     assert _rel(gpu.coef.cpu(), cpu.coef) <= 1e-5
+
+
+def test_small_system_that_overflowed_takes_a_zero_step_instead_of_aborting():
+    from probewise.fit.logistic import _solve_small
+
+    H = torch.eye(3, dtype=torch.float64).expand(2, 3, 3).clone()
+    H[1, 0, 1] = float("inf")
+    g = torch.ones(2, 3, dtype=torch.float64)
+    x = _solve_small(H, g)
+    assert torch.allclose(x[0], g[0]) and torch.equal(x[1], torch.zeros(3, dtype=torch.float64))
+
+
+def test_separable_toy_data_at_huge_C_does_not_crash():
+    rng = np.random.default_rng(0)
+    y = np.arange(84) % 2
+    X = rng.normal(size=(84, 32)).astype(np.float32) * 0.01
+    X[:, 0] += np.where(y == 1, 5.0, -5.0)  # perfectly separable: weights diverge as C grows
+    path = fit_logistic(X, y, [1e-4, 1.0, 1e3, 1e5])
+    assert torch.isfinite(path.coef).all()
+    assert (path.predict(X)[0, 1:].numpy() == y).all()

@@ -392,12 +392,19 @@ def _solve_small(H: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     dg = H.diagonal(dim1=-2, dim2=-1).clamp_min(1e-300).rsqrt()
     Hs = H * dg[..., :, None] * dg[..., None, :]
     eye = torch.eye(m, dtype=_F64, device=H.device)
+    rhs = (dg * g)[..., None]
+    # A problem whose system overflowed (separable data at a huge C) takes a zero step instead of aborting the
+    # whole batch inside LAPACK; its iterate stays and max_iter bounds it.
+    ok = torch.isfinite(Hs).flatten(-2).all(-1) & torch.isfinite(rhs).flatten(-2).all(-1)
+    Hs = torch.where(ok[..., None, None], Hs, eye)
+    rhs = torch.where(ok[..., None, None], rhs, torch.zeros_like(rhs))
     chol, info = torch.linalg.cholesky_ex(Hs + 1e-12 * eye)
     if bool((info != 0).any()):  # degenerate subspace (repeated directions): fall back to least squares
-        x = torch.linalg.lstsq(Hs + 1e-10 * eye, (dg * g)[..., None], rcond=None).solution[..., 0]
+        x = torch.linalg.lstsq(Hs + 1e-10 * eye, rhs, rcond=None).solution[..., 0]
     else:
-        x = torch.cholesky_solve((dg * g)[..., None], chol)[..., 0]
-    return dg * x
+        x = torch.cholesky_solve(rhs, chol)[..., 0]
+    x = torch.where(ok[..., None], x, torch.zeros_like(x))
+    return torch.where(ok[..., None], dg * x, torch.zeros_like(x))
 
 
 def _solve(
