@@ -78,3 +78,25 @@ def text_examples() -> Examples:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+def load_pretrained(path, causal=True):
+    """A saved transformers model, as a causal LM (decoders) or a base model, in eval mode."""
+    import warnings
+
+    import transformers
+
+    auto = transformers.AutoModelForCausalLM if causal else transformers.AutoModel
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return auto.from_pretrained(path).eval()
+
+
+@pytest.fixture(scope="module")
+def gpt2(tiny_gpt2):
+    return load_pretrained(tiny_gpt2)
+
+
+@pytest.fixture(scope="module")
+def llama(tiny_llama):
+    return load_pretrained(tiny_llama)

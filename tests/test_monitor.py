@@ -16,25 +16,7 @@ from probewise.monitor import Monitor
 from probewise.probes import LogisticProbe
 from probewise.probes.longcontext import EMAMaxProbe, MultiMaxProbe, RollingAttentionProbe
 from probewise.steer import resolve_stack
-
-
-def _load(path, causal=True):
-    import transformers
-
-    auto = transformers.AutoModelForCausalLM if causal else transformers.AutoModel
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return auto.from_pretrained(path).eval()
-
-
-@pytest.fixture(scope="module")
-def gpt2(tiny_gpt2):
-    return _load(tiny_gpt2)
-
-
-@pytest.fixture(scope="module")
-def llama(tiny_llama):
-    return _load(tiny_llama)
+from tests.conftest import load_pretrained
 
 
 def _artifacts(model, d=32, threshold=0.0):
@@ -130,7 +112,7 @@ def test_encoder_forward_pass_matches_pooled_features(minilm_path):
 
     from probewise.sources.hf import HFSource
 
-    model = _load(minilm_path, causal=False)
+    model = load_pretrained(minilm_path, causal=False)
     tok = transformers.AutoTokenizer.from_pretrained(minilm_path)
     texts = ["the cat sat on the mat", "a dog barked", "stocks fell sharply on monday after the report"]
     X = np.random.default_rng(0).normal(size=(100, 384))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 import torch
@@ -14,25 +12,7 @@ from probewise.monitor import Monitor
 from probewise.probes import LogisticProbe, MeanDiffProbe
 from probewise.probes.longcontext import MeanLinearProbe, MultiMaxProbe
 from probewise.steer import concept_vector, directional_stability, resolve_stack, steer
-
-
-def _load(path, causal=True):
-    import transformers
-
-    auto = transformers.AutoModelForCausalLM if causal else transformers.AutoModel
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return auto.from_pretrained(path).eval()
-
-
-@pytest.fixture(scope="module")
-def gpt2(tiny_gpt2):
-    return _load(tiny_gpt2)
-
-
-@pytest.fixture(scope="module")
-def llama(tiny_llama):
-    return _load(tiny_llama)
+from tests.conftest import load_pretrained
 
 
 @pytest.fixture(scope="module")
@@ -44,14 +24,14 @@ def qwen2(tmp_path_factory):
     path = tmp_path_factory.mktemp("qwen2")
     torch.manual_seed(0)
     transformers.Qwen2ForCausalLM(cfg).save_pretrained(path)
-    return _load(str(path))
+    return load_pretrained(str(path))
 
 
 @pytest.fixture(scope="module")
 def minilm(minilm_path):
     import transformers
 
-    return _load(minilm_path, causal=False), transformers.AutoTokenizer.from_pretrained(minilm_path)
+    return load_pretrained(minilm_path, causal=False), transformers.AutoTokenizer.from_pretrained(minilm_path)
 
 
 IDS = torch.tensor([[101, 1996, 4937, 2938, 2006, 1996, 13523, 102], [101, 1037, 3899, 17554, 102, 2057, 3328, 102]])
