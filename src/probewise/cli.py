@@ -137,6 +137,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         C_grid=_floats(args.C_grid), alpha_grid=_floats(args.alpha_grid), shrinkage_grid=_floats(args.shrinkage_grid),
         select=args.select, refit=args.refit, combine=tuple(args.combine.split(",")) if args.combine else None,
         engine=args.engine, n_boot=args.n_boot, seed=args.seed, level=args.level,
+        layers_per_job=args.layers_per_job,
     )
     from probewise.errors import ConfigError
     from probewise.runconfig import write_config
@@ -147,9 +148,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     formats = tuple(f.strip() for f in args.format.split(","))
     for path in stores:
         store = open_store(path)
-        result = sweep(store, cfg)
         base = Path(args.out) / store.root.name if args.out and len(args.stores) > 1 else Path(
             args.out or f"{store.root}-sweep")
+        # Each finished job's result is kept in <out>.jobs/: a rerun (or a restarted torchrun) skips them.
+        result = sweep(store, cfg, progress=not args.no_progress, work_dir=Path(f"{base}.jobs"))
+        if result is None:  # a torchrun rank other than 0: rank 0 gathers and writes
+            continue
         written = result.save(base, formats)
         written.append(write_config(Path(f"{base}.yaml"), "sweep", {**vars(args), "stores": [str(path)],
                                                                    "out": str(base)}))
@@ -205,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="results path without extension (default: <store>-sweep)")
     p.add_argument("--format", default="json,csv", help="comma-separated: json,csv,parquet")
+    p.add_argument("--layers-per-job", type=int,
+                   help="layers per job, the unit torchrun ranks share and a rerun skips (default: all layers of a "
+                        "probe and width in one batched job; under torchrun give 1)")
+    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_sweep)
 
     from probewise.report.commands import add_parsers as add_report_parsers

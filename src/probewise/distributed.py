@@ -73,6 +73,18 @@ def broadcast(obj: object, src: int = 0) -> object:
     return box[0]
 
 
+def all_gather(obj: object) -> list[object]:
+    """Every rank's `obj` (a small picklable control message: an error text, a job count), in rank order.
+
+    It waits for every rank, so it doubles as a barrier that carries news of a failure.
+    """
+    if not dist.is_initialized():
+        return [obj]
+    box: list[object] = [None] * dist.get_world_size()
+    dist.all_gather_object(box, obj)
+    return box
+
+
 def shutdown() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()

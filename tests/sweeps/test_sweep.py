@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-import probewise.sweeps.run as run_mod
+import probewise.sweeps.selection as selection_mod
 from probewise.errors import ConfigError, DataError, ProbewiseError
 from probewise.store import StoreWriter, open_store
 from probewise.sweeps import SweepConfig, SweepResult, sweep
+from probewise.sweeps.features import Features
 
 from .conftest import make_store
 
@@ -25,25 +26,48 @@ def test_selection_never_sees_test(store3, monkeypatch, engine):
     real_read = type(store3).read
 
     def read(self, layer, split=None, **kw):
-        events.append(("read", split))
+        events.append(("read", str(layer), split))
         return real_read(self, layer, split, **kw)
 
-    real_select = run_mod.select_on_val
+    real_select = selection_mod.select_on_val
 
     def select(rows, metric):
         for r in rows:
             assert set(r) >= {"val"} and "test" not in r, "selection rows must hold no test numbers"
-        events.append(("select", None))
+        events.append(("select", frozenset(r["layer"] for r in rows), None))
         return real_select(rows, metric)
 
     monkeypatch.setattr(type(store3), "read", read)
-    monkeypatch.setattr(run_mod, "select_on_val", select)
-    res = sweep(store3, _cfg(probes=("logistic", "ridge"), engine=engine))
-    last_select = max(i for i, e in enumerate(events) if e[0] == "select")
-    test_reads = [i for i, e in enumerate(events) if e == ("read", "test")]
-    assert test_reads and min(test_reads) > last_select
+    monkeypatch.setattr(selection_mod, "select_on_val", select)
+    res = sweep(store3, _cfg(probes=("logistic", "ridge"), engine=engine, layers_per_job=1))
+    test_reads = [(i, e[1]) for i, e in enumerate(events) if e[0] == "read" and e[2] == "test"]
+    assert {layer for _, layer in test_reads} == {"0", "2"}
+    for i, layer in test_reads:  # a layer's test split is read only after its choice was made on val
+        assert any(e[0] == "select" and e[1] == {layer} for e in events[:i])
+    # the choice across layers comes last, from validation rows of every layer
+    assert [e[1] for e in events if e[0] == "select"][-2:] == [frozenset({"0", "2"})] * 2
     assert all("test" not in r for r in res.grid)
     assert set(res.selected) == {"logistic", "ridge"}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_shuffled_test_labels_change_no_choice(store3, monkeypatch, engine):
+    cfg = _cfg(probes=("logistic", "ridge"), engine=engine, control=False, baselines=False)
+    a = sweep(store3, cfg)
+    real_labels = Features.labels
+
+    def labels(self, split):
+        y = real_labels(self, split)
+        return np.random.default_rng(1).permutation(y) if split == "test" else y
+
+    monkeypatch.setattr(Features, "labels", labels)
+    b = sweep(store3, cfg)
+    assert a.grid == b.grid
+    for probe in cfg.probes:
+        sa, sb = a.selected[probe], b.selected[probe]
+        assert (sa["layer"], sa["value"], sa["val"]) == (sb["layer"], sb["value"], sb["val"])
+    assert [(r["layer"], r["value"]) for r in a.per_layer] == [(r["layer"], r["value"]) for r in b.per_layer]
+    assert a.selected["logistic"]["test"] != b.selected["logistic"]["test"]
 
 
 @pytest.mark.parametrize("engine", ENGINES)

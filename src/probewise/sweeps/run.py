@@ -6,30 +6,35 @@ Example:
     >>> # print(result.table())
 
 Integrity by construction: `select_on_val` receives validation rows only; the test split is read
-after selection, to score the chosen configurations.
+after selection, to score the chosen configurations (see `execute.py`).
+
+The work is cut into jobs (`jobs.py`: a probe on a chunk of layers). Under torchrun the ranks share them;
+with a work folder each finished job's result is kept, so a killed sweep reruns only what was missing;
+rank 0 gathers the results, chooses across layers on validation and writes the result.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
-import torch
+from tqdm.auto import tqdm
 
-from probewise.errors import ConfigError, DataError
+from probewise import distributed as dist
+from probewise.errors import ConfigError, DataError, ProbewiseError, StoreError
 from probewise.evaluation.controls import majority_baseline, random_direction_baseline, tfidf_baseline
 from probewise.evaluation.geometry import layer_geometry
-from probewise.metrics import evaluate_classification, get_metric
-from probewise.store.ragged import Ragged
 from probewise.store.reader import Store
+from probewise.sweeps import selection
+from probewise.sweeps.execute import JobContext, run_job
 from probewise.sweeps.families import default_grid, get_family
 from probewise.sweeps.features import Features
+from probewise.sweeps.jobs import Job, JobDir, plain, plan_jobs
 from probewise.sweeps.results import SweepResult
+from probewise.sweeps.selection import TEST_METRICS, VAL_METRICS, select_on_val
 
-VAL_METRICS = ("accuracy", "balanced_accuracy", "log_loss", "auroc")
-TEST_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "auroc", "log_loss", "ece")
+__all__ = ["TEST_METRICS", "VAL_METRICS", "SweepConfig", "select_on_val", "sweep"]
 
 
 @dataclass
@@ -55,6 +60,9 @@ class SweepConfig:
             task) and report selectivity = accuracy − control accuracy.
         baselines: report majority-class, random-direction and (text stores) TF-IDF bag-of-words baselines,
             and per-layer geometry.
+        layers_per_job: layers per job (the unit that torchrun ranks share and a rerun skips); None keeps all
+            layers of one probe and width in one job, fitted in one batched call. Results depend on this
+            value, never on the number of ranks.
     """
 
     probes: tuple[str, ...] = ("logistic",)
@@ -73,6 +81,7 @@ class SweepConfig:
     token_pooling: str = "mean"
     grids: dict | None = None
     level: str = "example"
+    layers_per_job: int | None = None
 
     def grid_for(self, probe: str) -> tuple[float, ...]:
         given = {"logistic": self.C_grid, "ridge": self.alpha_grid, "meandiff": self.shrinkage_grid}.get(probe)
@@ -88,47 +97,32 @@ class SweepConfig:
         return values
 
 
-def _probs_2d(p: np.ndarray) -> np.ndarray:
-    return np.stack([1 - p, p], 1) if p.ndim == 1 else p
+def sweep(store: Store, config: SweepConfig | None = None, *, progress: bool = False,
+          work_dir: str | Path | None = None) -> SweepResult | None:
+    """Run the sweep on a store. See `SweepConfig`.
 
-
-def _point_metrics(y: np.ndarray, probs: np.ndarray, names: Sequence[str]) -> dict[str, float]:
-    """Point estimates (no bootstrap) of `names` from class probabilities `[n, k]`."""
-    x = probs[:, 1] if probs.shape[1] == 2 else probs
-    return {m: e.value for m, e in evaluate_classification(y, x, names, n_boot=0).items()}
-
-
-def select_on_val(rows: Sequence[dict], metric: str) -> dict:
-    """Choose the best row by its validation metric. Rows hold validation numbers only.
-
-    Ties (common on accuracy) go to the stronger regularization (first grid value in the order the
-    family lists from most to least regularized), then to the lower layer: the simpler model wins.
+    `work_dir`: a folder for the jobs' result files; a rerun skips the jobs whose results are there and match.
+    Under torchrun every rank runs its share of the jobs (a work folder is then required), and rank 0 gathers
+    them and returns the result; the other ranks return None.
     """
-    spec = get_metric(metric)
-    sign = 1.0 if spec.greater_is_better else -1.0
-
-    def key(r):
-        v = r["val"][metric]
-        return (-(sign * v) if np.isfinite(v) else np.inf, r["reg_rank"], r["layer_rank"])
-
-    return min(rows, key=key)
-
-
-def sweep(store: Store, config: SweepConfig | None = None, *, progress: bool = False) -> SweepResult:
-    """Run the sweep on a pooled store. See `SweepConfig`."""
     cfg = config or SweepConfig()
     if cfg.select not in VAL_METRICS:
         raise ConfigError(f"select={cfg.select!r}: choose one of {', '.join(VAL_METRICS)}.")
+    if cfg.layers_per_job is not None and cfg.layers_per_job < 1:
+        raise ConfigError(f"layers_per_job={cfg.layers_per_job}: give a positive number (or none for whole groups).")
     layers = [store.resolve_layer(x) for x in (cfg.layers or store.layers)]
     for probe in cfg.probes:  # every config check before any data is read
         get_family(probe, cfg.engine)
         cfg.grid_for(probe)
     if cfg.level not in ("example", "token"):
         raise ConfigError(f"level={cfg.level!r}: use 'example' or 'token'.")
+    info = dist.init()
+    if info.distributed and work_dir is None:
+        raise ConfigError("a sweep under torchrun needs a work folder for the jobs' results: give --out "
+                          "(Python: sweep(..., work_dir=...)).")
     feats = Features(store, cfg.token_pooling, level=cfg.level)
-    classes = feats.classes
-    k = len(classes)
-    y_tr, y_va = feats.labels("train"), feats.labels("val")
+    ctx = JobContext(cfg, feats, {})
+    classes, k, y_tr, y_va = ctx.classes, ctx.k, ctx.y_tr, ctx.y_va
     if len(y_va) == 0:
         raise DataError("the store has no validation examples; selection needs a val split.")
     for split, yy in (("train", y_tr), ("val", y_va)):
@@ -139,103 +133,97 @@ def sweep(store: Store, config: SweepConfig | None = None, *, progress: bool = F
         raise DataError(f"the val split has {len(y_va)} examples for {k} classes; give it more examples.")
 
     names = list(layers)
+    widths: dict[str, object] = {n: store.dims[n] for n in names}
     if cfg.combine:
-        names.append("+".join(store.resolve_layer(x) for x in cfg.combine))
-
-    grid_rows: list[dict] = []
-    models: dict[tuple[str, str], object] = {}
-    timing: dict[str, float] = {}
+        parts = [store.resolve_layer(x) for x in cfg.combine]
+        names.append("+".join(parts))
+        widths[names[-1]] = sum(store.dims[p] for p in parts)
     probe_names: dict[str, list[str]] = {}
+    groups: dict[str, dict[str, object]] = {}
     for probe in cfg.probes:
-        family = get_family(probe, cfg.engine)
-        kind = family.input_kind
-        probe_names[probe] = [n for n in names if kind == "pooled" or "+" not in n]
-        values = cfg.grid_for(probe)
-        order = sorted(range(len(values)), key=lambda g: values[g], reverse=(family.param != "C"))
-        reg_rank = {g: r for r, g in enumerate(order)}
-        t0 = time.perf_counter()
-        groups: dict[object, list[str]] = {}
-        for name in probe_names[probe]:
-            X = feats.get(name, "train", kind)
-            groups.setdefault(X.shape[1] if kind == "pooled" else name, []).append(name)
-        for group in groups.values():
-            fitted = family.fit_grid([feats.get(n, "train", kind) for n in group], y_tr, values, k, cfg.seed)
-            for name, gm in zip(group, fitted, strict=True):
-                models[(probe, name)] = gm
-        timing[f"{probe}_fit_seconds"] = round(time.perf_counter() - t0, 4)
-        for li, name in enumerate(probe_names[probe]):
-            gm = models[(probe, name)]
-            for g, v in enumerate(values):
-                p_va = _probs_2d(gm.predict_proba(feats.get(name, "val", kind), g))
-                p_tr = _probs_2d(gm.predict_proba(feats.get(name, "train", kind), g))
-                grid_rows.append({
-                    "probe": probe, "layer": name, "param": family.param, "value": v, "g": g,
-                    "reg_rank": reg_rank[g], "layer_rank": li,
-                    "train": {"accuracy": float((p_tr.argmax(1) == y_tr).mean())},
-                    "val": _point_metrics(y_va, p_va, VAL_METRICS),
-                })
+        pooled = get_family(probe, cfg.engine).input_kind == "pooled"
+        probe_names[probe] = [n for n in names if pooled or "+" not in n]
+        # Pooled layers of one width are fitted together; token probes take one layer at a time.
+        groups[probe] = {n: widths[n] if pooled else n for n in probe_names[probe]}
+    ctx.probe_layers = probe_names
+    jobs = plan_jobs(probe_names, groups, cfg.layers_per_job)
+    outcomes = _run_jobs(jobs, ctx, store, info, work_dir, progress)
+    if outcomes is None:
+        return None
+    return _gather(store, cfg, ctx, layers, probe_names, jobs, outcomes)
 
-    # Selection sees validation rows only.
-    per_layer_choice = {}
-    selected_choice = {}
-    for probe in cfg.probes:
-        rows = [r for r in grid_rows if r["probe"] == probe]
-        for name in probe_names[probe]:
-            per_layer_choice[(probe, name)] = select_on_val([r for r in rows if r["layer"] == name], cfg.select)
-        selected_choice[probe] = select_on_val([r for r in rows if "+" not in r["layer"]], cfg.select)
 
-    # The test split is read now, once, to score what was chosen.
+def _run_jobs(jobs: list[Job], ctx: JobContext, store: Store, info: dist.DistInfo, work_dir, progress: bool
+              ) -> dict[int, dict] | None:
+    """Run this rank's share of `jobs` (skipping those whose results are saved); on rank 0 return them all."""
+    jobdir = JobDir(Path(work_dir), asdict(ctx.cfg), store.manifest) if work_dir is not None else None
+    mine = jobs[info.rank::info.world_size]
+    outcomes: dict[int, dict] = {}
+    error = None
+    bar = tqdm(mine, desc="sweep jobs", unit="job", disable=not (progress and info.is_main), leave=False)
+    try:
+        for job in bar:
+            saved = jobdir.load(job) if jobdir is not None else None
+            if saved is not None:
+                outcomes[job.index] = saved
+                continue
+            result = plain(run_job(job, ctx))
+            if jobdir is not None:
+                jobdir.save(job, result)
+            outcomes[job.index] = result
+    except Exception as e:  # noqa: BLE001 - under torchrun every rank must hear of it, or the others hang
+        if not info.distributed:
+            raise
+        error = f"rank {info.rank}: {e}" if isinstance(e, ProbewiseError) else f"rank {info.rank}: {e!r}"
+    errors = [m for m in dist.all_gather(error) if m is not None]
+    if errors:
+        raise ProbewiseError("the sweep failed on " + "; ".join(errors))
+    if not info.is_main:
+        return None
+    for job in jobs:
+        if job.index not in outcomes:
+            saved = jobdir.load(job)
+            if saved is None:
+                raise StoreError(f"job {job.key} has no result in {jobdir.root} after every rank finished; "
+                                 "rerun the sweep (finished jobs are kept).")
+            outcomes[job.index] = saved
+    return outcomes
+
+
+def _gather(store: Store, cfg: SweepConfig, ctx: JobContext, layers: list[str], probe_names: dict[str, list[str]],
+            jobs: list[Job], outcomes: dict[int, dict]) -> SweepResult:
+    """Choose among layers on validation rows, then assemble the result with baselines and provenance."""
+    feats, y_tr, y_va = ctx.feats, ctx.y_tr, ctx.y_va
+    order = {(p, n): (pi, li) for pi, p in enumerate(cfg.probes) for li, n in enumerate(probe_names[p])}
+    # Stable sorts: probe, then layer, in the config's order; grid points stay in grid order.
+    grid_rows = sorted((r for j in jobs for r in outcomes[j.index]["rows"]),
+                       key=lambda r: order[(r["probe"], r["layer"])])
+    per_layer = sorted((e for j in jobs for e in outcomes[j.index]["per_layer"]),
+                       key=lambda e: order[(e["probe"], e["layer"])])
+    test_probs = {(j.probe, name): p for j in jobs for name, p in outcomes[j.index]["test_probs"].items()}
+    timing: dict[str, float] = {}
+    for j in jobs:
+        key = f"{j.probe}_fit_seconds"
+        timing[key] = round(timing.get(key, 0.0) + outcomes[j.index]["fit_seconds"], 4)
+
+    # Selection across layers sees validation rows only.
     y_te = feats.labels("test")
-    per_layer, selected = [], {}
-    preds: dict[tuple[str, str], np.ndarray] = {}
-
-    def score(probe, row):
-        family = get_family(probe, cfg.engine)
-        kind, name = family.input_kind, row["layer"]
-        if cfg.refit:
-            Xtv = _concat(feats.get(name, "train", kind), feats.get(name, "val", kind))
-            gm = family.fit_grid([Xtv], np.concatenate([y_tr, y_va]), [row["value"]], k, cfg.seed)[0]
-            p = gm.predict_proba(feats.get(name, "test", kind), 0)
-        else:
-            p = models[(probe, name)].predict_proba(feats.get(name, "test", kind), row["g"])
-        p = _probs_2d(p)
-        preds[(probe, name)] = p
-        est = evaluate_classification(y_te, p if k > 2 else p[:, 1], TEST_METRICS, n_boot=cfg.n_boot,
-                                      seed=cfg.seed)
-        return {m: e.to_dict() for m, e in est.items()}
-
-    y_control = feats.control_labels(cfg.seed) if cfg.control else None
-
-    def control(probe, row):
-        family = get_family(probe, cfg.engine)
-        kind, name = family.input_kind, row["layer"]
-        gm = family.fit_grid([feats.get(name, "train", kind)], y_control["train"], [row["value"]], k, cfg.seed)[0]
-        p = gm.predict_proba(feats.get(name, "test", kind), 0)
-        return float((np.asarray(p).argmax(1) == y_control["test"]).mean())
-
-    for (probe, name), row in per_layer_choice.items():
-        entry = {"probe": probe, "layer": name, "param": row["param"], "value": row["value"],
-                 "val": row["val"], "train": row["train"], "test": score(probe, row)}
-        if cfg.control:
-            entry["control"] = {"accuracy": control(probe, row)}
-            entry["selectivity"] = entry["test"]["accuracy"]["value"] - entry["control"]["accuracy"]
-        per_layer.append(entry)
-    for probe, row in selected_choice.items():
+    selected = {}
+    for probe in cfg.probes:
+        row = selection.select_on_val([r for r in grid_rows if r["probe"] == probe and "+" not in r["layer"]],
+                                      cfg.select)
         chosen = next(p for p in per_layer if p["probe"] == probe and p["layer"] == row["layer"])
         selected[probe] = {"layer": row["layer"], "param": row["param"], "value": row["value"],
                            "select_metric": cfg.select, "val": row["val"], "test": chosen["test"],
                            "control": chosen.get("control"), "selectivity": chosen.get("selectivity"),
                            "refit": cfg.refit,
-                           "test_predictions": {"y": y_te.tolist(),
-                                                "probs": np.round(preds[(probe, row["layer"])], 6).tolist()}}
-    for r in grid_rows:
-        r.pop("g")
+                           "test_predictions": {"y": y_te.tolist(), "probs": test_probs[(probe, row["layer"])]}}
     m = store.manifest
     provenance = {
         "path": str(store.root), "model": m["identity"]["source"].get("model"),
         "model_fingerprint": m["identity"]["source"].get("fingerprint"),
         "dataset": m["dataset"]["name"], "dataset_fingerprint": m["identity"]["dataset_fingerprint"],
-        "pooling": store.pooling, "classes": classes,
+        "pooling": store.pooling, "classes": ctx.classes,
         "split_sizes": {"train": len(y_tr), "val": len(y_va), "test": len(y_te)}, "level": cfg.level,
         "split_seed": m["dataset"].get("split_seed", m["dataset"].get("task_seed")),
     }
@@ -253,12 +241,6 @@ def sweep(store: Store, config: SweepConfig | None = None, *, progress: bool = F
         geometry = [layer_geometry(feats.get(n, "train").double().numpy(), y_tr, layer=n).to_dict() for n in layers]
     return SweepResult(grid_rows, per_layer, selected, provenance, asdict(cfg), timing, baselines=baselines,
                        geometry=geometry)
-
-
-def _concat(a, b):
-    if isinstance(a, Ragged):
-        return Ragged.from_list([a[i] for i in range(len(a))] + [b[i] for i in range(len(b))])
-    return torch.cat([a, b])
 
 
 def _baseline_dict(b) -> dict:

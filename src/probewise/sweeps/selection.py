@@ -1,0 +1,47 @@
+"""Choosing on validation: the one place where the sweep picks a (layer, hyperparameter).
+
+Example:
+    >>> from probewise.sweeps.selection import select_on_val
+    >>> rows = [{"val": {"accuracy": 0.8}, "reg_rank": 0, "layer_rank": 1},
+    ...         {"val": {"accuracy": 0.8}, "reg_rank": 0, "layer_rank": 0}]
+    >>> select_on_val(rows, "accuracy")["layer_rank"]
+    0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from probewise.metrics import evaluate_classification, get_metric
+
+VAL_METRICS = ("accuracy", "balanced_accuracy", "log_loss", "auroc")
+TEST_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "auroc", "log_loss", "ece")
+
+
+def select_on_val(rows: Sequence[dict], metric: str) -> dict:
+    """Choose the best row by its validation metric. Rows hold validation numbers only.
+
+    Ties (common on accuracy) go to the stronger regularization (first grid value in the order the
+    family lists from most to least regularized), then to the lower layer: the simpler model wins.
+    """
+    spec = get_metric(metric)
+    sign = 1.0 if spec.greater_is_better else -1.0
+
+    def key(r):
+        v = r["val"][metric]
+        return (-(sign * v) if np.isfinite(v) else np.inf, r["reg_rank"], r["layer_rank"])
+
+    return min(rows, key=key)
+
+
+def probs_2d(p: np.ndarray) -> np.ndarray:
+    """Class probabilities `[n, k]` from `[n, k]` or binary positive-class probabilities `[n]`."""
+    return np.stack([1 - p, p], 1) if p.ndim == 1 else p
+
+
+def point_metrics(y: np.ndarray, probs: np.ndarray, names: Sequence[str]) -> dict[str, float]:
+    """Point estimates (no bootstrap) of `names` from class probabilities `[n, k]`."""
+    x = probs[:, 1] if probs.shape[1] == 2 else probs
+    return {m: e.value for m, e in evaluate_classification(y, x, names, n_boot=0).items()}
