@@ -12,7 +12,9 @@ outside torchrun everything here is a no-op, so single-process code paths are th
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import torch
@@ -83,6 +85,30 @@ def all_gather(obj: object) -> list[object]:
     box: list[object] = [None] * dist.get_world_size()
     dist.all_gather_object(box, obj)
     return box
+
+
+_DATA_PARALLEL: ContextVar[bool] = ContextVar("probewise_data_parallel", default=False)
+
+
+@contextmanager
+def data_parallel() -> Iterator[None]:
+    """Train the probes fitted inside this block with DistributedDataParallel across the torchrun ranks.
+
+    Every rank runs the same script on the same data; each global batch is split across ranks and the
+    gradients averaged (see `TrainConfig.ddp`). Outside torchrun it changes nothing.
+
+        with probewise.distributed.data_parallel():
+            probe = AttentivePoolerProbe(epochs=20).fit(X_tokens, y)
+    """
+    token = _DATA_PARALLEL.set(True)
+    try:
+        yield
+    finally:
+        _DATA_PARALLEL.reset(token)
+
+
+def data_parallel_enabled() -> bool:
+    return _DATA_PARALLEL.get()
 
 
 def shutdown() -> None:

@@ -77,6 +77,11 @@ class TrainConfig:
         warmup_frac: fraction of all ``epochs * steps_per_epoch`` steps of linear warmup before the cosine decay.
         seed: the only source of randomness (shuffling, dropout; probes also derive their initialization).
         device: where to train (``"cpu"``, ``"cuda:0"``, ...); ``None``: where the model already is.
+        ddp: under torchrun, train one model on all ranks with ``DistributedDataParallel``: every global
+            batch is split across ranks and the gradients averaged, so the updates are those of one process
+            (up to the order of float sums; dropout masks differ). The opt-in path for one probe too large
+            for one device. Outside torchrun it changes nothing. See also
+            :func:`probewise.distributed.data_parallel`.
     """
 
     lr: float = 1e-3
@@ -87,6 +92,7 @@ class TrainConfig:
     warmup_frac: float = 0.05
     seed: int = 0
     device: str | None = None
+    ddp: bool = False
 
     def __post_init__(self) -> None:
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -300,6 +306,52 @@ def _schedule(total_steps: int, warmup_frac: float):
     return factor
 
 
+def _ddp_group(config: TrainConfig) -> tuple[int, int] | None:
+    """``(rank, world_size)`` when ``config.ddp`` asks for data parallelism inside a torchrun process group."""
+    from probewise.distributed import data_parallel_enabled
+
+    if not (config.ddp or data_parallel_enabled()):
+        return None
+    import torch.distributed as dist
+
+    if not dist.is_initialized() or dist.get_world_size() < 2:
+        return None
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _local_part(idx: torch.Tensor, group: tuple[int, int] | None) -> tuple[torch.Tensor, float]:
+    """This rank's rows of a global batch and the loss weight that makes DDP's averaged gradient the batch mean.
+
+    DDP averages the ranks' gradients; weighting each rank's mean loss by ``rows_r · world / rows`` turns that
+    average into the gradient of the whole batch's mean loss. A rank left without rows takes one row at weight 0.
+    """
+    if group is None:
+        return idx, 1.0
+    rank, world = group
+    part = idx[rank::world]
+    if len(part) == 0:
+        return idx[:1], 0.0
+    return part, len(part) * world / len(idx)
+
+
+def _sum_ranks(t: torch.Tensor, group: tuple[int, int] | None) -> torch.Tensor:
+    if group is None:
+        return t
+    import torch.distributed as dist
+
+    t = t.clone()
+    dist.all_reduce(t)
+    return t / group[1]  # each rank's running sum is weighted by world / rows: divide it back
+
+
+def _from_rank0(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    import torch.distributed as dist
+
+    box = t.to(device if dist.get_backend() == "nccl" else "cpu").clone()
+    dist.broadcast(box, 0)
+    return box.cpu()
+
+
 @torch.no_grad()
 def _val_loss(model, fields, y, device, batch_size, layered) -> torch.Tensor:
     n = _n_examples(fields, layered)
@@ -362,6 +414,8 @@ def train(
             m.generator = dropout_gen
     bs = int(config.batch_size)
     steps_per_epoch = math.ceil(n / bs)
+    group = _ddp_group(config)
+    net = model if group is None else nn.parallel.DistributedDataParallel(model)
     optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _schedule(int(config.epochs) * steps_per_epoch, config.warmup_frac))
@@ -379,20 +433,23 @@ def train(
             running = torch.zeros((), dtype=torch.float64)
             for s in range(steps_per_epoch):
                 idx = perm[s * bs : (s + 1) * bs]
-                logits = model(*take_batch(inputs, idx, device, layered))
-                _check_logits(logits, L, len(idx), layered)
+                part, weight = _local_part(idx, group)
+                logits = net(*take_batch(inputs, part, device, layered))
+                _check_logits(logits, L, len(part), layered)
                 if not layered:
                     logits = logits[None]
-                loss = per_layer_loss(logits.float(), y[idx].to(device)).sum()
+                loss = per_layer_loss(logits.float(), y[part].to(device)).sum() * weight
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 scheduler.step()
                 running += loss.detach().double().cpu() * len(idx)
-            train_history.append(float(running / n))
+            train_history.append(float(_sum_ranks(running, group) / n))
 
             model.eval()
             losses = _val_loss(model, val_inputs, y_val, device, max(bs, 256), layered)
+            if group is not None:  # every rank stops and keeps weights on rank 0's numbers
+                losses = _from_rank0(losses, device)
             val_history.append(losses.tolist())
             improved = torch.isfinite(losses) & (losses < best_loss)
             if bool(improved.any()):
