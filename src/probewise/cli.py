@@ -44,6 +44,7 @@ def _add_extract_args(p: argparse.ArgumentParser) -> None:
     m.add_argument("--pooling", default=d.pooling, help="mean | last | first | max | tokens")
     m.add_argument("--max-length", type=int, help="truncate inputs to this many tokens")
     m.add_argument("--device", default=d.device, help="auto | cpu | cuda | cuda:N")
+    m.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's own; 1 suits a busy machine)")
     m.add_argument("--model-dtype", default=d.model_dtype, help="dtype the model runs in")
     m.add_argument("--trust-remote-code", action="store_true", help="run code shipped with the model (off by default)")
     s = p.add_argument_group("store")
@@ -203,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--select", default="accuracy", help="validation metric: accuracy|balanced_accuracy|log_loss|auroc")
     p.add_argument("--refit", action="store_true", help="refit the chosen configuration on train+val")
     p.add_argument("--combine", help="layers to concatenate into one extra feature set, e.g. 4,5,6")
-    p.add_argument("--engine", default="torch", help="torch (batched) | sklearn (reference loop)")
+    p.add_argument("--engine", default="torch",
+                   help="torch (batched) | sklearn (reference loop) | stream (shard by shard, stores larger than RAM)")
     p.add_argument("--level", default="example", help="example | token (per-token labels of a word-labelled store)")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for test intervals")
     p.add_argument("--seed", type=int, default=0)

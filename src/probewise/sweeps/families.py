@@ -150,7 +150,7 @@ class EstimatorFamily:
 # -- registry -------------------------------------------------------------------------------------
 LINEAR_PROBES = ("logistic", "ridge", "meandiff")
 PROBES = (*LINEAR_PROBES, *ZOO)
-ENGINES = ("torch", "sklearn")
+ENGINES = ("torch", "sklearn", "stream")
 
 
 def get_family(name: str, engine: str = "torch") -> Family:
@@ -158,6 +158,10 @@ def get_family(name: str, engine: str = "torch") -> Family:
         raise ConfigError(f"unknown probe {name!r}; the sweep takes {', '.join(PROBES)}.")
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}; use {' or '.join(ENGINES)}.")
+    if engine == "stream":
+        from probewise.sweeps.streaming import StreamedFamily
+
+        return StreamedFamily(name)
     if name in ZOO:
         return EstimatorFamily(name, ZOO[name])
     if engine == "sklearn":

@@ -5,7 +5,8 @@ Example:
 
 A layer name "a+b+c" is the concatenation of pooled layers a, b and c (multi-block linear evaluation).
 On a store extracted with `--pooling tokens`, pooled probes see `token_pooling` (mean by default) of the
-tokens; token probes (attentive, long-context, ...) need such a store.
+tokens; token probes (attentive, long-context, ...) need such a store. With `stream=True` (the sweep's
+stream engine) `get` hands out `LayerSplit` handles and nothing is read here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from probewise.errors import ConfigError, DataError
 from probewise.store.ragged import Ragged
 from probewise.store.reader import Store
+from probewise.sweeps.streaming import LayerSplit
 
 
 def check_finite(X: torch.Tensor, layer: str, split: str) -> None:
@@ -29,8 +31,10 @@ def check_finite(X: torch.Tensor, layer: str, split: str) -> None:
 class Features:
     """Features and labels per split. At level 'token', every labelled token (label != -100) is one example."""
 
-    def __init__(self, store: Store, token_pooling: str = "mean", level: str = "example") -> None:
+    def __init__(self, store: Store, token_pooling: str = "mean", level: str = "example",
+                 stream: bool = False) -> None:
         self.store = store
+        self.stream = stream
         self.token_pooling = token_pooling
         self.level = level
         self._cache: dict[tuple[str, str, str], torch.Tensor | Ragged] = {}
@@ -67,7 +71,9 @@ class Features:
         cuts = np.cumsum([len(y) for y in ys])[:-1]
         return dict(zip(splits, np.split(yc, cuts), strict=True))
 
-    def get(self, name: str, split: str, kind: str = "pooled") -> torch.Tensor | Ragged:
+    def get(self, name: str, split: str, kind: str = "pooled") -> torch.Tensor | Ragged | LayerSplit:
+        if self.stream:  # the streamed family reads the layer shard by shard itself
+            return LayerSplit(self.store, name, split)
         key = (name, split, kind)
         if key not in self._cache:
             self._cache[key] = self._read(name, split, kind)

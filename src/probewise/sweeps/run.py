@@ -53,7 +53,9 @@ class SweepConfig:
         token_pooling: how pooled probes read a tokens store (mean | max | first | last).
         level: example (one label per example) | token (per-token labels of a word-labelled tokens store:
             every labelled token is one example; the control task assigns a random label per word type).
-        engine: torch (batched, fast) | sklearn (the reference loop); zoo probes are torch either way.
+        engine: torch (batched, fast) | sklearn (the reference loop) | stream (logistic, ridge, meandiff read
+            one shard at a time, for stores larger than memory; no random-direction baseline or geometry, which
+            need a layer in memory); zoo probes are torch under torch and sklearn.
         n_boot: bootstrap resamples for test intervals.
         seed: seed of everything random (solvers, bootstrap, control labels).
         control: train each layer's chosen probe on permuted labels too (Hewitt & Liang's control
@@ -116,11 +118,18 @@ def sweep(store: Store, config: SweepConfig | None = None, *, progress: bool = F
         cfg.grid_for(probe)
     if cfg.level not in ("example", "token"):
         raise ConfigError(f"level={cfg.level!r}: use 'example' or 'token'.")
+    if cfg.engine == "stream":
+        if store.pooling == "tokens" or cfg.level != "example":
+            raise ConfigError("the stream engine reads pooled stores at the example level; this store keeps tokens "
+                              "(use --engine torch, or re-extract with --pooling mean).")
+        if cfg.combine or cfg.refit:
+            raise ConfigError("the stream engine does not combine layers or refit on train+val; drop --combine/"
+                              "--refit or use --engine torch.")
     info = dist.init()
     if info.distributed and work_dir is None:
         raise ConfigError("a sweep under torchrun needs a work folder for the jobs' results: give --out "
                           "(Python: sweep(..., work_dir=...)).")
-    feats = Features(store, cfg.token_pooling, level=cfg.level)
+    feats = Features(store, cfg.token_pooling, level=cfg.level, stream=cfg.engine == "stream")
     ctx = JobContext(cfg, feats, {})
     classes, k, y_tr, y_va = ctx.classes, ctx.k, ctx.y_tr, ctx.y_va
     if len(y_va) == 0:
@@ -230,7 +239,7 @@ def _gather(store: Store, cfg: SweepConfig, ctx: JobContext, layers: list[str], 
     baselines, geometry = {}, []
     if cfg.baselines:
         baselines["majority"] = _baseline_dict(majority_baseline(y_tr, y_te, n_boot=cfg.n_boot, seed=cfg.seed))
-        for lay in sorted({sel["layer"] for sel in selected.values()}):
+        for lay in sorted({sel["layer"] for sel in selected.values()}) if not feats.stream else ():
             baselines[f"random_direction@{lay}"] = _baseline_dict(random_direction_baseline(
                 feats.get(lay, "train").double().numpy(), y_tr, feats.get(lay, "test").double().numpy(), y_te,
                 seed=cfg.seed, n_boot=cfg.n_boot))
@@ -238,7 +247,9 @@ def _gather(store: Store, cfg: SweepConfig, ctx: JobContext, layers: list[str], 
         if texts is not None:
             baselines["tfidf"] = _baseline_dict(tfidf_baseline(
                 texts, y_tr, store.texts("val"), y_va, store.texts("test"), y_te, n_boot=cfg.n_boot, seed=cfg.seed))
-        geometry = [layer_geometry(feats.get(n, "train").double().numpy(), y_tr, layer=n).to_dict() for n in layers]
+        if not feats.stream:
+            geometry = [layer_geometry(feats.get(n, "train").double().numpy(), y_tr, layer=n).to_dict()
+                        for n in layers]
     return SweepResult(grid_rows, per_layer, selected, provenance, asdict(cfg), timing, baselines=baselines,
                        geometry=geometry)
 
