@@ -62,3 +62,18 @@ def test_kill9_then_resume_equals_uninterrupted(tmp_path):
     for layer in a.layers:
         assert torch.equal(a.read(layer), b.read(layer))
     assert [s["sha256"] for s in a.manifest["shards"]] == [s["sha256"] for s in b.manifest["shards"]]
+
+
+def test_extract_threads_option(tmp_path):
+    from probewise.errors import ConfigError
+    from probewise.extract import ExtractConfig, run_extract
+
+    before = torch.get_num_threads()
+    try:
+        with pytest.raises(ConfigError, match="threads=0 must be ≥ 1"):
+            run_extract(ExtractConfig(out=str(tmp_path / "bad"), task="tense", threads=0))
+        store = run_extract(ExtractConfig(out=str(tmp_path / "s"), task="tense", task_size=60, layers="0,2",
+                                          threads=1, progress=False, device="cpu"))
+        assert torch.get_num_threads() == 1 and store.manifest["config"]["extract"]["threads"] == 1
+    finally:
+        torch.set_num_threads(before)

@@ -50,37 +50,60 @@ def _take(items, idx: np.ndarray):
 _INT_KEYS = {"__token_ids__": "token_ids", "__token_labels__": "token_labels"}
 
 
+def _check_finite(name: str, t: torch.Tensor, dtype: torch.dtype) -> None:
+    """Raise if a layer's assembled shard tensor holds NaN/inf, naming the layer and what to try."""
+    if t.is_floating_point() and not torch.isfinite(t).all():
+        hint = "try model_dtype float32."
+        if dtype == torch.float16:
+            hint = ("values beyond float16's range (±65504) also become inf when stored: try dtype float32 or "
+                    "bfloat16, and model_dtype float32.")
+        raise SourceError(f"layer {name} produced NaN/inf values; {hint}")
+
+
 def compute_shard(source: Source, items, batch_size: int, dtype: torch.dtype, on_batch=None,
                   word_labels: list | None = None) -> dict[str, torch.Tensor]:
-    """Representations of one shard's items, batched by length, returned in the items' order."""
+    """Representations of one shard's items, batched by length, returned in the items' order.
+
+    A source may tokenize the whole shard once: `source.encode_shard(items, words)` returns an object with
+    `lengths` (per item, for sorting) and `batch(idx)`, whose result `run_batch` takes as `encoded=`; or None.
+    Sources without the hook are sorted by `source.lengths()` and get `run_batch(items)` per batch.
+    """
     m = len(items)
-    lengths = np.asarray(source.lengths(items, words=word_labels is not None))
+    words = word_labels is not None
+    encode_shard = getattr(source, "encode_shard", None)
+    shard = encode_shard(items, words=words) if encode_shard is not None else None
+    lengths = np.asarray(shard.lengths if shard is not None else source.lengths(items, words=words))
     order = np.argsort(-lengths, kind="stable")
     pooled: dict[str, torch.Tensor] = {}
     seqs: dict[str, list] = {}
     for b0 in range(0, m, batch_size):
         idx = order[b0 : b0 + batch_size]
-        if word_labels is None:
-            out = source.run_batch(_take(items, idx))
-        else:
-            out = source.run_batch(_take(items, idx), word_labels=[word_labels[i] for i in idx])
+        kw = {} if shard is None else {"encoded": shard.batch(idx)}
+        if words:
+            kw["word_labels"] = [word_labels[i] for i in idx]
+        out = source.run_batch(_take(items, idx), **kw)
+        rows = None
         for name, val in out.items():
             if isinstance(val, list):
                 slot = seqs.setdefault(name, [None] * m)
                 for j, t in zip(idx, val, strict=True):
                     slot[j] = t.to("cpu", torch.int64 if name in _INT_KEYS else dtype)
             else:
-                if not torch.isfinite(val).all():
-                    raise SourceError(f"layer {name} produced NaN/inf values; try model_dtype float32.")
                 if name not in pooled:
                     pooled[name] = torch.empty((m, *val.shape[1:]), dtype=dtype)
-                pooled[name][torch.as_tensor(idx)] = val.to("cpu", dtype)
+                if rows is None:
+                    rows = torch.from_numpy(idx)
+                pooled[name][rows] = val.to("cpu", dtype)
         if on_batch is not None:
             on_batch(len(idx))
+    for name, t in pooled.items():  # once per layer and shard, on what will be stored
+        _check_finite(name, t, dtype)
     tensors = {layout.layer_key(k): v for k, v in pooled.items()}
     offsets = None
     for name, parts in seqs.items():
         r = Ragged.from_list(parts)
+        if name not in _INT_KEYS:
+            _check_finite(name, r.values, dtype)
         if offsets is None:
             offsets = r.offsets
             tensors["offsets"] = offsets
@@ -94,14 +117,19 @@ def _write_pending(writer: StoreWriter, shards: list[int], source: Source, examp
     bar = tqdm(total=rows_todo, unit="ex", desc=f"extract {examples.name}", disable=not progress, file=sys.stderr,
                dynamic_ncols=True, smoothing=0.1)
     t0 = time.perf_counter()
+    done = False
     try:
-        for k in shards:
+        for k in shards:  # shard k is written in the background while shard k + 1 is computed
             rows = writer.shard_rows(k)
             wl = None if examples.word_labels is None else [examples.word_labels[i] for i in rows]
             tensors = compute_shard(source, _items(examples, rows), batch_size, store_dtype, bar.update, wl)
-            writer.write_shard(k, tensors)
+            writer.submit_shard(k, tensors)
+        done = True
     finally:
-        bar.close()
+        try:
+            writer.join(raise_errors=done)  # a failed write raises here unless another error is on its way
+        finally:
+            bar.close()
     writer.manifest["config"]["seconds"] = round(time.perf_counter() - t0, 3)
 
 
@@ -190,7 +218,8 @@ class ExtractConfig:
     """Everything that defines one extraction; `probewise extract` flags map one-to-one onto it.
 
     Exactly one data source: `data` (CSV/TSV/JSONL/Parquet file), `image_folder`, `hf_dataset` or `task`
-    (a built-in diagnostic task, see `probewise tasks list`).
+    (a built-in diagnostic task, see `probewise tasks list`). `threads`: `torch.set_num_threads` for the
+    run (None: torch's default).
     """
 
     out: str
@@ -213,6 +242,7 @@ class ExtractConfig:
     shard_size: int = 1024
     max_length: int | None = None
     device: str = "auto"
+    threads: int | None = None
     trust_remote_code: bool = False
     val_frac: float = 0.15
     test_frac: float = 0.15
@@ -281,6 +311,10 @@ def run_extract(cfg: ExtractConfig, examples: Examples | None = None) -> Store:
     """Load the data and the model an `ExtractConfig` names and extract into `cfg.out`."""
     from probewise.sources.hf import HFSource
 
+    if cfg.threads is not None:
+        if cfg.threads < 1:
+            raise ConfigError(f"threads={cfg.threads} must be ≥ 1 (or left unset for torch's default).")
+        torch.set_num_threads(cfg.threads)
     examples = examples if examples is not None else load_examples(cfg)
     device = dist.DistInfo.from_env().device(cfg.device)
     source = HFSource(cfg.model, cfg.layers, cfg.pooling, device=device, model_dtype=cfg.model_dtype,

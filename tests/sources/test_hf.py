@@ -115,3 +115,43 @@ def test_unknown_pooling(minilm_path):
 
     with pytest.raises(ConfigError, match="unknown pooling"):
         HFSource(minilm_path, pooling="median")
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max", "first", "last", "tokens"])
+def test_encode_shard_batches_equal_per_batch_tokenizing(minilm_path, pooling):
+    """A batch cut from the shard's one tokenization gives bitwise the same outputs as tokenizing the batch."""
+    src = HFSource(minilm_path, layers=[0, 3, 6], pooling=pooling, device="cpu")
+    texts = SENTENCES * 2 + ["x", "a b c d e f g h i j k l m n o p q r s t u v w x y z " * 3]
+    shard = src.encode_shard(texts)
+    assert shard.lengths.tolist() == src.lengths(texts)
+    for idx in ([0, 2, 5], [17, 3], list(range(len(texts)))[::-1], [16]):
+        items = [texts[i] for i in idx]
+        want_enc = src.processor(items, truncation=True, max_length=src.max_length, padding=True, return_tensors="pt")
+        got_enc = shard.batch(idx).encoding
+        assert set(got_enc) == set(want_enc) and all(torch.equal(got_enc[k], want_enc[k]) for k in want_enc)
+        got, want = src.run_batch(items, encoded=shard.batch(idx)), src.run_batch(items)
+        assert got.keys() == want.keys()
+        for k in want:
+            if isinstance(want[k], list):
+                assert all(torch.equal(a, b) for a, b in zip(got[k], want[k], strict=True))
+            else:
+                assert torch.equal(got[k], want[k])
+
+
+def test_encode_shard_word_labels_match(minilm_path):
+    src = HFSource(minilm_path, layers=[2], pooling="tokens", device="cpu")
+    texts = ["the unbelievably long word here", "a cat", "tokenization splits words into pieces"]
+    labels = [[1, 0, 2, 0, 1], [0, 1], [2, 2, 0, 1, 0]]
+    shard = src.encode_shard(texts, words=True)
+    assert shard.lengths.tolist() == src.lengths(texts, words=True)
+    idx = [2, 0, 1]
+    got = src.run_batch([texts[i] for i in idx], [labels[i] for i in idx], encoded=shard.batch(idx))
+    want = src.run_batch([texts[i] for i in idx], [labels[i] for i in idx])
+    for k in ("2", "__token_ids__", "__token_labels__"):
+        assert all(torch.equal(a, b) for a, b in zip(got[k], want[k], strict=True))
+    with pytest.raises(SourceError, match="words=True"):
+        src.run_batch(texts[:1], labels[:1], encoded=src.encode_shard(texts[:1]).batch([0]))
+
+
+def test_encode_shard_not_for_images(tiny_vit):
+    assert HFSource(tiny_vit, device="cpu").encode_shard(["img.png"]) is None

@@ -1,8 +1,10 @@
 """The `Source` contract: a frozen model that turns a batch of inputs into per-layer representations.
 
 A source owns the model, its preprocessing, the layers asked for and the pooling. Extraction
-(`probewise.extract`) calls `lengths` once to sort inputs, then `run_batch` per batch; it knows
-nothing about models. Sources know nothing about probes or stores.
+(`probewise.extract`) sorts each shard's inputs by length, then calls `run_batch` per batch; it knows
+nothing about models. A source may offer `encode_shard` (text models: tokenize a shard once, sort by the
+attention mask and hand each batch its rows via `run_batch(..., encoded=...)`); otherwise extraction
+calls `lengths` to sort. Sources know nothing about probes or stores.
 """
 
 from __future__ import annotations

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from probewise.errors import SourceError
 from probewise.sources.base import Source, StopForward, resolve_device, resolve_dtype, weights_fingerprint
 from probewise.sources.blocks import find_blocks
-from probewise.sources.pooling import check_pooling, pool, unpad
+from probewise.sources.pooling import check_pooling, pool_layers, unpad
 
 # Causal decoders: their first token sees nothing of the rest of the input.
 CAUSAL_MODEL_TYPES = {
@@ -83,6 +85,34 @@ def parse_layers(spec: Sequence[int | str] | str | None, n_hidden: int) -> list[
             "(0 = embeddings)."
         )
     return sorted(set(out))
+
+
+@dataclass
+class TextBatch:
+    """One batch cut from a `TextShard`: the tokenizer's tensors for its rows, padded to its longest row."""
+
+    encoding: dict[str, torch.Tensor]
+    word_ids: list[list[int | None]] | None = None
+
+
+@dataclass
+class TextShard:
+    """A shard's texts tokenized once, right-padded to its longest text (`HFSource.encode_shard`).
+
+    `batch(idx)` takes rows `idx` and trims the columns to their longest row, which gives the same
+    tensors as tokenizing those texts as one batch with `padding=True`.
+    """
+
+    encoding: dict[str, torch.Tensor]
+    lengths: np.ndarray
+    word_ids: list[list[int | None]] | None = None
+
+    def batch(self, idx: Sequence[int] | np.ndarray) -> TextBatch:
+        idx = np.asarray(idx, dtype=np.int64)
+        rows = torch.from_numpy(idx)
+        width = int(self.lengths[idx].max()) if len(idx) else 0
+        enc = {k: v[rows, :width] for k, v in self.encoding.items()}
+        return TextBatch(enc, None if self.word_ids is None else [self.word_ids[i] for i in idx])
 
 
 class HFSource(Source):
@@ -208,7 +238,28 @@ class HFSource(Source):
             return [1] * len(items)
         return [len(x) for x in self._tokenize(items, words)["input_ids"]]
 
-    def _encode(self, items: Sequence, words: bool = False) -> tuple[dict, torch.Tensor | None]:
+    def encode_shard(self, items: Sequence, words: bool = False) -> TextShard | None:
+        """Tokenize a whole shard once (extraction sorts by its `lengths` and cuts batches from it).
+
+        None for image models, or a tokenizer without an attention mask: extraction then falls back to
+        `lengths` and one `run_batch(items)` per batch.
+        """
+        if self.modality != "text" or not len(items):
+            return None
+        batch = self._tokenize(items, words, padding=True, return_tensors="pt")
+        if "attention_mask" not in batch:
+            return None
+        enc = dict(batch.items())
+        lengths = enc["attention_mask"].sum(1).numpy()
+        word_ids = [batch.word_ids(i) for i in range(len(items))] if words else None
+        return TextShard(enc, lengths, word_ids)
+
+    def _encode(self, items: Sequence, words: bool = False, encoded: TextBatch | None = None
+                ) -> tuple[dict, torch.Tensor | None]:
+        if encoded is not None:
+            self._word_ids = encoded.word_ids
+            enc = {k: v.to(self.device) for k, v in encoded.encoding.items()}
+            return enc, enc["attention_mask"]
         if self.modality == "text":
             batch = self._tokenize(items, words, padding=True, return_tensors="pt")
             self._word_ids = [batch.word_ids(i) for i in range(len(items))] if words else None
@@ -229,9 +280,12 @@ class HFSource(Source):
         return enc, None
 
     @torch.inference_mode()
-    def hidden_states(self, items: Sequence, words: bool = False) -> tuple[dict[int, torch.Tensor], torch.Tensor, dict]:
-        """Run the (possibly truncated) forward pass: layer → `[b, t, d]`, the mask `[b, t]`, the encoding."""
-        enc, mask = self._encode(items, words)
+    def hidden_states(self, items: Sequence, words: bool = False, encoded: TextBatch | None = None
+                      ) -> tuple[dict[int, torch.Tensor], torch.Tensor, dict]:
+        """Run the (possibly truncated) forward pass: layer → `[b, t, d]`, the mask `[b, t]`, the encoding.
+
+        `encoded` (a batch cut from `encode_shard`) replaces tokenizing `items`."""
+        enc, mask = self._encode(items, words, encoded)
         deepest = max(self.layers)
         captured: dict[int, torch.Tensor] = {}
         if deepest == self.n_hidden - 1:
@@ -257,18 +311,23 @@ class HFSource(Source):
             mask = torch.ones(any_h.shape[:2], dtype=torch.long, device=any_h.device)
         return captured, mask, enc
 
-    def run_batch(self, items: Sequence, word_labels: Sequence[Sequence[int]] | None = None
-                  ) -> dict[str, torch.Tensor | list[torch.Tensor]]:
+    def run_batch(self, items: Sequence, word_labels: Sequence[Sequence[int]] | None = None, *,
+                  encoded: TextBatch | None = None) -> dict[str, torch.Tensor | list[torch.Tensor]]:
         """Representations of a batch. With `word_labels` (pooling 'tokens'), `"__token_labels__"` holds each
         token's label: the first sub-token of a word gets the word's label, other sub-tokens and special tokens
-        get -100 (ignored)."""
+        get -100 (ignored). `encoded`: these items' rows of an `encode_shard` result (skips tokenizing)."""
         if word_labels is not None and self.pooling != "tokens":
             raise SourceError("word-level labels need pooling 'tokens' (token-level probes read every token).")
-        captured, mask, enc = self.hidden_states(items, words=word_labels is not None)
+        if encoded is not None and word_labels is not None and encoded.word_ids is None:
+            raise SourceError("word_labels need a shard encoded with words=True (encode_shard(items, words=True)).")
+        captured, mask, enc = self.hidden_states(items, words=word_labels is not None, encoded=encoded)
         out: dict[str, torch.Tensor | list[torch.Tensor]] = {}
-        for i in self.layers:
-            h = captured[i]
-            out[str(i)] = unpad(h, mask) if self.pooling == "tokens" else pool(h, mask, self.pooling)
+        if self.pooling == "tokens":
+            for i in self.layers:
+                out[str(i)] = unpad(captured[i], mask)
+        else:
+            pooled = pool_layers([captured[i] for i in self.layers], mask, self.pooling)
+            out.update(zip(self.layer_names, pooled, strict=True))
         if self.pooling == "tokens" and "input_ids" in enc:
             out["__token_ids__"] = unpad(enc["input_ids"].unsqueeze(-1), mask)
             out["__token_ids__"] = [t.squeeze(-1) for t in out["__token_ids__"]]

@@ -4,6 +4,9 @@ A store is created with its identity (source, dataset fingerprint, layers, pooli
 and an incomplete manifest. Each shard is written under a temporary name, fsynced and renamed, so a
 shard that exists is complete. Reopening the same identity resumes: shards present on disk are kept.
 The manifest is marked complete, with each shard's size and sha256, when the last shard is in.
+
+`submit_shard` writes a shard on one background thread while the caller computes the next one; its
+size and sha256 are taken as it is written, so `finalize` need not read it again.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +73,9 @@ class StoreWriter:
         self.n_shards = (self.n + self.shard_size - 1) // self.shard_size
         self._lock = StoreLock(self.root)
         self.manifest: dict = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._inflight: Future | None = None
+        self._digests: dict[int, tuple[int, str]] = {}  # shard → (bytes, sha256) of shards written here
 
     # -- lifecycle --------------------------------------------------------------------------------
     def __enter__(self) -> StoreWriter:
@@ -96,8 +103,11 @@ class StoreWriter:
             raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._lock.release()
+    def __exit__(self, exc_type: type | None, *exc: object) -> None:
+        try:
+            self.join(raise_errors=exc_type is None)
+        finally:
+            self._lock.release()
 
     def attach(self) -> StoreWriter:
         """Join a store another rank of the same torchrun job has opened (and locked): read its manifest only."""
@@ -189,11 +199,44 @@ class StoreWriter:
         return range(s["start"], s["stop"])
 
     def write_shard(self, k: int, tensors: dict[str, torch.Tensor]) -> None:
-        save_tensors_atomic(self.root / layout.shard_file(k), tensors,
-                            metadata={"start": str(self.manifest["shards"][k]["start"])})
+        """Write shard `k` now (tmp file, fsync, rename) and remember its size and sha256."""
+        path = self.root / layout.shard_file(k)
+        self._digests[k] = save_tensors_atomic(path, tensors,
+                                               metadata={"start": str(self.manifest["shards"][k]["start"])})
+
+    def submit_shard(self, k: int, tensors: dict[str, torch.Tensor]) -> None:
+        """Write shard `k` on the background thread; the caller must not modify `tensors` afterwards.
+
+        One shard is in flight at a time: this first waits for the previous one and raises its error
+        (e.g. the `StoreError` of a full disk), so a failure surfaces at the next shard, or at `join`.
+        """
+        self.wait()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probewise-store")
+        self._inflight = self._executor.submit(self.write_shard, k, tensors)
+
+    def wait(self) -> None:
+        """Wait for the shard being written in the background, raising its error if it failed."""
+        future, self._inflight = self._inflight, None
+        if future is not None:
+            future.result()
+
+    def join(self, raise_errors: bool = True) -> None:
+        """Wait for the background write and stop the thread. With `raise_errors=False` (already failing
+        for another reason) a failed write is dropped: its temporary file is gone, the store stays consistent."""
+        try:
+            self.wait()
+        except BaseException:
+            if raise_errors:
+                raise
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
 
     def finalize(self) -> dict:
         """Record dims, sizes and checksums of every shard; mark the store complete."""
+        self.join()
         missing = self.pending()
         if missing:
             raise StoreError(f"cannot finalize {self.root}: shards {missing[:5]} are missing.")
@@ -201,10 +244,12 @@ class StoreWriter:
         with safe_open(str(self.root / layout.shard_file(0)), framework="pt") as f:
             for name in self.manifest["layers"]:
                 dims[name] = int(f.get_slice(layout.layer_key(name)).get_shape()[-1])
-        for s in self.manifest["shards"]:
+        for k, s in enumerate(self.manifest["shards"]):
             path = self.root / s["file"]
-            s["bytes"] = path.stat().st_size
-            s["sha256"] = sha256_file(path)
+            size = path.stat().st_size
+            known = self._digests.get(k)
+            # shards written by this process were hashed as written; others (resumed, other ranks) are read
+            s["bytes"], s["sha256"] = known if known and known[0] == size else (size, sha256_file(path))
         self.manifest["dims"] = dims
         self.manifest["complete"] = True
         self.manifest["finished"] = _now()
