@@ -145,7 +145,7 @@ def stream_micro(arts, d: int = 512, n: int = 2000) -> dict[str, float]:
         out[f"{name} monitor stream (chunk path)"] = 1e6 * (time.perf_counter() - t0) / n
         t0 = time.perf_counter()
         for _ in range(n):
-            s.step(x[:, 0], [0])
+            s.step(x, [0])
         out[f"{name} monitor stream (decoding step)"] = 1e6 * (time.perf_counter() - t0) / n
     st = arts["mm"].probe.stream()
     t0 = time.perf_counter()

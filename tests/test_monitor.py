@@ -250,3 +250,72 @@ def test_token_type_ids_reach_every_step(gpt2):
         h = hs[art.layer][0]
         off = art.probe.token_scores([h])[0] if art.pooling == "tokens" else art.prefix_scores(h)
         np.testing.assert_allclose(mon.traces[0].scores[name], off, atol=1e-5, rtol=0)
+
+
+def test_finished_rows_are_not_scored_after_their_end(gpt2):
+    """In a batch, generate() pads a row that produced its end-of-sequence token while the others go on: the
+    monitor scores that token and nothing after it, with and without the KV cache."""
+    arts = {k: v for k, v in _artifacts(gpt2).items() if k in ("lin_mean", "multimax")}
+    ids = torch.tensor([[101, 7592], [101, 2088]])
+    p = ids.shape[1]
+    with Monitor(gpt2, arts) as mon:
+        free = mon.generate(ids, max_new_tokens=8, do_sample=False, pad_token_id=0)
+    gen0, gen1 = free[0, p:].tolist(), free[1, p:].tolist()
+    k = next(j for j in range(1, 7) if gen0[j] not in gen0[:j] + gen1 + [0])  # row 0's token k becomes its end
+    eos = gen0[k]
+    for use_cache in (True, False):
+        with Monitor(gpt2, arts) as mon:
+            seq = mon.generate(ids, max_new_tokens=8, do_sample=False, pad_token_id=0, eos_token_id=eos,
+                               use_cache=use_cache)
+        assert seq[0, p + k] == eos and (seq[0, p + k + 1:] == 0).all() and torch.equal(seq[1], free[1])
+        assert mon.traces[0].token_ids == seq[0, : p + k + 1].tolist()
+        assert mon.traces[1].token_ids == seq[1].tolist() and not mon.traces[0].stopped
+        mask = torch.ones_like(seq)
+        mask[0, p + k + 1:] = 0
+        offline = _offline(gpt2, arts, seq, mask)
+        for name in arts:
+            for r in range(2):
+                np.testing.assert_allclose(mon.traces[r].scores[name], offline[name][r], atol=1e-5, rtol=0)
+
+
+def test_beam_search_and_several_returned_sequences_are_scored(gpt2):
+    """Beam search reorders hypotheses between steps: the monitor scores the returned sequences after it. With
+    num_return_sequences, each row's mask is repeated as generate() repeats its rows."""
+    arts = {k: v for k, v in _artifacts(gpt2).items() if k in ("lin_mean", "multimax", "rolling")}
+    seen = []
+    with Monitor(gpt2, arts, on_token=seen.append) as mon:
+        out = mon.generate(PROMPT, max_new_tokens=6, num_beams=3, num_return_sequences=2, do_sample=False,
+                           pad_token_id=0)
+    assert out.shape == (2, PROMPT.shape[1] + 6) and len(mon.traces) == 2
+    assert len(seen) == len(arts) * out.numel()
+    offline = _offline(gpt2, arts, out)
+    for name in arts:
+        for r in range(2):
+            assert mon.traces[r].token_ids == out[r].tolist()
+            np.testing.assert_allclose(mon.traces[r].scores[name], offline[name][r], atol=1e-5, rtol=0)
+    ids = torch.tensor([[0, 0, 101, 1037, 3899, 102], [101, 1996, 4937, 2938, 2006, 102]])
+    mask = torch.tensor([[0, 0, 1, 1, 1, 1], [1] * 6])
+    with Monitor(gpt2, arts) as mon:
+        torch.manual_seed(0)
+        seq = mon.generate(ids, attention_mask=mask, max_new_tokens=4, do_sample=True, num_return_sequences=2,
+                           pad_token_id=0)
+    assert seq.shape[0] == 4 and [len(t.token_ids) for t in mon.traces] == [8, 8, 10, 10]
+    full = torch.cat([mask.repeat_interleave(2, 0), torch.ones(4, 4, dtype=torch.long)], 1)
+    pos = (full.cumsum(-1) - 1).masked_fill(full == 0, 0)
+    offline = _offline(gpt2, arts, seq, full, pos)
+    for name in arts:
+        for r in range(4):
+            np.testing.assert_allclose(mon.traces[r].scores[name], offline[name][r], atol=1e-5, rtol=0)
+
+
+def test_multiclass_probe_refused_with_advice(gpt2):
+    fp = model_fingerprint(gpt2)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 32))
+    y = np.arange(90) % 3
+    g = torch.Generator().manual_seed(0)
+    mm = MultiMaxProbe(n_heads=2, epochs=1).fit(torch.randn(30, 5, 32, generator=g), np.arange(30) % 3)
+    for art in (ProbeArtifact(LogisticProbe().fit(X, y), "m", fp, 1, "mean"),
+                ProbeArtifact(mm, "m", fp, 1, "tokens")):
+        with pytest.raises(ProbeError, match="3 classes.*one binary probe per class"):
+            Monitor(gpt2, {"p": art})

@@ -37,7 +37,9 @@ adds it, or pass :meth:`Monitor.stopping_criteria` to ``generate`` yourself. Gen
 crossed, so the output holds one more token (the one sampled at that step), never scored.
 
 ``model.generate`` does not run the model on the last token it samples; :meth:`Monitor.generate` (with
-``score_last=True``) runs that one extra cached step so that every output token is scored.
+``score_last=True``) runs that one extra cached step so that every output token is scored. Within
+:meth:`Monitor.generate`, a row of a batch that has ended is scored up to its end-of-sequence token (generate
+pads it afterwards), and beam search is scored after generation, on the returned sequences.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from torch import nn
 
 from probewise.artifact import ProbeArtifact, model_fingerprint
 from probewise.errors import ConfigError, ProbeError
-from probewise.steer import CallInfo, _output_hidden, resolve_stack
+from probewise.steer import CallInfo, _cache_length, _output_hidden, resolve_stack
 
 __all__ = ["Monitor", "TokenEvent", "Trace"]
 
@@ -124,10 +126,11 @@ class _Stream:
         raise NotImplementedError
 
     def step(self, x: torch.Tensor, rows: list[int]) -> list[float]:
-        """One decoding step: ``x [b, d]``, one new token for each of ``rows``; returns ``[b]`` scores."""
+        """One decoding step: ``x [b, 1, d]`` (not requiring grad), one new token for each of ``rows``; returns
+        ``[b]`` scores (those of the other rows are unspecified)."""
         m = np.zeros((x.shape[0], 1), dtype=bool)
         m[rows] = True
-        return self.feed(x[:, None], m)[:, 0].tolist()
+        return self.feed(x, m)[:, 0].tolist()
 
 
 def _as_numpy(x: torch.Tensor) -> np.ndarray:
@@ -164,9 +167,10 @@ class _LinearStream(_Stream):
         return (x.double() @ self._w(x.device)).cpu().numpy()
 
     def step(self, x: torch.Tensor, rows: list[int]) -> list[float]:
-        if self.pooling not in ("mean", "last") or len(rows) != x.shape[0]:
+        b = x.shape[0]
+        if self.pooling not in ("mean", "last") or len(rows) != b:
             return super().step(x, rows)
-        d = (x.double() @ self._w(x.device)).tolist()
+        d = torch.mv(x.reshape(b, -1).double(), self._w(x.device)).tolist()
         bias = self.bias
         if self.pooling == "last":
             return [v + bias for v in d]
@@ -240,11 +244,10 @@ class _PooledStream(_Stream):
 
 
 class _TokenStream(_Stream):
-    """A long-context probe's own streaming form (``module_.init_state()`` / ``step``), one state per sequence."""
+    """A long-context probe's own streaming form, all sequences at once: the scorer's ``init_batch`` /
+    ``step_batch`` / ``feed_batch`` on raw activations (see :mod:`probewise.probes.longcontext`)."""
 
     def __init__(self, probe: Any) -> None:
-        if getattr(probe, "n_outputs_", 1) != 1:
-            raise ProbeError(f"{type(probe).__name__} is multiclass; the monitor scores binary probes.")
         self.module = probe.module_.eval()
         self._dev: dict[torch.device, Any] = {}
 
@@ -255,48 +258,38 @@ class _TokenStream(_Stream):
         return self._dev[device]
 
     def start(self, b: int) -> None:
-        self.states: list[dict | None] = [None] * b
+        self.b = b
+        self.state: Any = None
 
-    @torch.no_grad()
+    def _begin(self, x: torch.Tensor) -> Any:
+        self.mod = self._module(x.device)
+        with torch.no_grad():
+            self.state = self.mod.init_batch(self.b)
+        return self.state
+
     def step(self, x: torch.Tensor, rows: list[int]) -> list[float]:
-        mod = self._module(x.device)
-        z = mod.standardize(x.float())
-        out = [math.nan] * x.shape[0]
-        for r in rows:
-            st = self.states[r]
-            if st is None:
-                st = self.states[r] = mod.init_state()
-            out[r] = float(mod.step(st, z[r])[0])
-        return out
+        state = self.state if self.state is not None else self._begin(x)
+        x = x.reshape(x.shape[0], -1) if x.dtype == torch.float32 else x.reshape(x.shape[0], -1).float()
+        if torch.is_grad_enabled():
+            with torch.no_grad():
+                return self.mod.step_binary(state, x, rows)
+        return self.mod.step_binary(state, x, rows)
 
     @torch.no_grad()
     def feed(self, x: torch.Tensor, m: np.ndarray) -> np.ndarray:
-        b, t, _ = x.shape
-        mod = self._module(x.device)
-        z = mod.standardize(x.float())
-        where, outs = [], []
-        for j in range(t):
-            for r in np.flatnonzero(m[:, j]).tolist():
-                st = self.states[r]
-                if st is None:
-                    st = self.states[r] = mod.init_state()
-                outs.append(mod.step(st, z[r, j])[0])
-                where.append((r, j))
-        out = np.full((b, t), math.nan)
-        if outs:
-            vals = torch.stack(outs).double().cpu().numpy() if len(outs) > 1 else np.array([float(outs[0])])
-            rows, cols = zip(*where, strict=True)
-            out[list(rows), list(cols)] = vals
-        return out
+        state = self.state if self.state is not None else self._begin(x)
+        s = self.mod.feed_batch(state, x.float(), torch.as_tensor(m, device=x.device))
+        return s[..., 0].double().cpu().numpy()
 
 
 def _make_stream(art: ProbeArtifact) -> _Stream:
     probe = art.probe
     if not art.binary:
         raise ProbeError(f"{type(probe).__name__} has {len(probe.classes_)} classes; the monitor scores binary "
-                         "probes (one score per token, one threshold).")
+                         "probes (one score per token, one threshold at a calibrated FPR). Train one binary probe "
+                         "per class to watch (labels: that class vs the rest) and monitor those.")
     if art.pooling == "tokens":
-        if not hasattr(probe, "stream") or not hasattr(getattr(probe, "module_", None), "step"):
+        if not hasattr(probe, "stream") or not hasattr(getattr(probe, "module_", None), "step_binary"):
             raise ProbeError(f"{type(probe).__name__} reads token sequences but has no streaming form; monitor with "
                              "a long-context probe (MeanLinear, EMAMax, Attention, MultiMax, RollingAttention) or a "
                              "probe on pooled features.")
@@ -363,12 +356,18 @@ class Monitor:
         self._causal = _is_causal(model)
         self._handles: list[Any] = []
         self.traces: list[Trace] = []
-        self._stop: list[bool] = []
+        self._stop: list[bool] = []   # rows a flag stopped (what the stopping criterion reports)
+        self._skip: list[bool] = []   # rows no longer scored: stopped, or finished (see _eos)
         self._ids: list[Any] = []
         self._no_stop: dict[tuple[int, torch.device], torch.Tensor] = {}
         self._n_seen = 0
         self._call: tuple | None = None
         self._warned = False
+        self._eos: frozenset[int] = frozenset()  # inside generate(): a row that has fed one of these is finished
+        self._paused = False
+        self._ids_at = self.stack._index.get("input_ids")
+        self._past_at = self.stack._index.get("past_key_values")
+        self._mask_at = self.stack._index.get("attention_mask")
 
     # -- attach / detach ------------------------------------------------------------------------------------
     def attach(self) -> Monitor:
@@ -411,6 +410,7 @@ class Monitor:
         """Forget the current sequences (the next forward call starts new ones anyway)."""
         self.traces = []
         self._stop = []
+        self._skip = []
         self._ids = []
         self._n_seen = 0
 
@@ -419,16 +419,28 @@ class Monitor:
         self.traces = [Trace(scores={n: [] for n in self.artifacts}, first_flag=dict.fromkeys(self.artifacts))
                        for _ in range(b)]
         self._stop = [False] * b
+        self._skip = [False] * b
         self._ids = []
         self._n_seen = 0
         for s in self._streams.values():
             s.start(b)
 
+    def _arg(self, args: tuple, kwargs: dict, name: str, at: int | None) -> Any:
+        if name in kwargs:
+            return kwargs[name]
+        return args[at] if at is not None and at < len(args) else None
+
     def _begin(self, _mod: nn.Module, args: tuple, kwargs: dict) -> None:
+        if self._paused:
+            self._call = None
+            return
+        if self.traces and self._fast_step(args, kwargs):
+            return
         info: CallInfo = self.stack.call_info(args, kwargs)
         b, t = info.b, info.t
         if t == 1 and 0 < info.offset == self._n_seen and b == len(self.traces):
-            self._step(info)  # a decoding step with the KV cache: the common case, kept lean
+            ids = [-1] * b if info.input_ids is None else [v for (v,) in info.input_ids.tolist()]
+            self._step(ids, None if info.valid is None else [v for (v,) in info.valid.tolist()], info.offset)
             return
         ids = info.input_ids.cpu().numpy() if info.input_ids is not None else np.full((b, t), -1, dtype=np.int64)
         skip, new = 0, True
@@ -449,8 +461,14 @@ class Monitor:
         feed = np.ones((b, t), dtype=bool) if info.valid is None else info.valid.cpu().numpy() != 0
         if skip:
             feed[:, :skip] = False
-        if any(self._stop):
-            feed &= ~np.asarray(self._stop)[:, None]
+        if not new:
+            if any(self._skip):
+                feed &= ~np.asarray(self._skip)[:, None]
+            if self._eos:  # generate() pads a finished row: nothing after its end-of-sequence token is scored
+                end = feed & np.isin(ids, list(self._eos))
+                for r in np.flatnonzero(end.any(1)).tolist():
+                    feed[r, int(np.argmax(end[r])) + 1:] = False
+                    self._skip[r] = True
         self._ids.append(ids[:, skip:])
         self._n_seen = base + t
         full = feed.all()
@@ -461,18 +479,41 @@ class Monitor:
                 trace.positions.extend((cols + base).tolist())
         self._call = ("chunk", feed, base, ids)
 
-    def _step(self, info: CallInfo) -> None:
-        pos = info.offset
-        ids = info.input_ids.reshape(-1).tolist() if info.input_ids is not None else [-1] * info.b
-        stop = self._stop
-        valid = info.valid.reshape(-1).tolist() if info.valid is not None else None
-        if valid is None and not any(stop):
-            rows = list(range(info.b))
+    def _fast_step(self, args: tuple, kwargs: dict) -> bool:
+        """A decoding step with the KV cache (one new token per sequence, the cache holding what the monitor saw),
+        read straight from the call: ``Stack.call_info``'s answer for that case, with fewer torch calls."""
+        ids = self._arg(args, kwargs, "input_ids", self._ids_at)
+        if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.shape[1] != 1 or ids.shape[0] != len(self.traces):
+            return False
+        pos = _cache_length(self._arg(args, kwargs, "past_key_values", self._past_at))
+        if pos != self._n_seen or pos == 0:
+            return False
+        mask = self._arg(args, kwargs, "attention_mask", self._mask_at)
+        valid = None
+        if isinstance(mask, torch.Tensor):
+            if mask.dim() != 2 or mask.shape[0] != ids.shape[0] or mask.shape[1] < pos + 1:
+                return False  # a mask call_info reads another way
+            col = mask.numpy()[:, pos] if mask.is_cpu and mask.dtype != torch.bfloat16 else mask[:, pos]
+            valid = col.tolist()
+        self._step([v for (v,) in ids.tolist()], valid, pos)
+        return True
+
+    def _step(self, ids: list[int], valid: list | None, pos: int) -> None:
+        """A decoding step with the KV cache (the common case, kept lean): new token ``ids[r]`` at position ``pos``
+        of each row; ``valid``: its attention mask (None: all valid)."""
+        skip = self._skip
+        if valid is None and not any(skip):
+            rows = list(range(len(ids)))
         else:
-            rows = [r for r in range(info.b) if (valid is None or valid[r]) and not stop[r]]
+            rows = [r for r in range(len(ids)) if (valid is None or valid[r]) and not skip[r]]
+        traces = self.traces
         for r in rows:
-            self.traces[r].token_ids.append(ids[r])
-            self.traces[r].positions.append(pos)
+            traces[r].token_ids.append(ids[r])
+            traces[r].positions.append(pos)
+        if self._eos:  # generate() pads a finished row: score its end-of-sequence token, nothing after it
+            for r in rows:
+                if ids[r] in self._eos:
+                    skip[r] = True
         self._ids.append(ids)
         self._n_seen = pos + 1
         self._call = ("step", rows, pos, ids)
@@ -484,7 +525,7 @@ class Monitor:
             _, rows, pos, ids = self._call
             if h.shape[1] != 1 or h.shape[0] != len(ids) or not rows:
                 return
-            x = h.detach()[:, 0]
+            x = h.detach() if h.requires_grad else h
             for name in self._by_layer[layer]:
                 self._record_step(name, self._streams[name].step(x, rows), rows, pos, ids)
             return
@@ -515,6 +556,7 @@ class Monitor:
             if self.on_flag is not None else None
         if stop is True or self.stop_on_flag:
             self._stop[r] = True
+            self._skip[r] = True
             trace.stopped = True
 
     def _record(self, name: str, scores: np.ndarray, feed: np.ndarray, base: int, ids: np.ndarray) -> None:
@@ -563,7 +605,11 @@ class Monitor:
         """``model.generate(*args, **kwargs)`` with the monitor's stopping criteria added.
 
         With ``score_last`` the last sampled token (which ``generate`` never runs through the model) is scored by
-        one more cached step. Returns what ``generate`` returns.
+        one more cached step. In a batch, a sequence that has ended (its end-of-sequence token is scored) is not
+        scored further: ``generate`` pads it while the others go on. Beam search (``num_beams > 1``) reorders
+        hypotheses between steps, so the monitor scores the returned sequences with one forward pass after
+        generation instead (flags and callbacks then come after it, and cannot stop it). Returns what
+        ``generate`` returns.
         """
         if not self._handles:
             raise ConfigError("attach the monitor first: `with Monitor(model, probes) as mon: mon.generate(...)`.")
@@ -572,27 +618,74 @@ class Monitor:
         if extra:
             crit = type(crit)([*extra, *crit])
         want_dict = bool(kwargs.pop("return_dict_in_generate", False))
-        out = self.model.generate(*args, stopping_criteria=crit, return_dict_in_generate=True, **kwargs)
-        if score_last:
-            self._score_last(out, kwargs)
+        cfg = kwargs.get("generation_config") or getattr(self.model, "generation_config", None)
+        beams = kwargs.get("num_beams", getattr(cfg, "num_beams", 1)) or 1
+        eos = kwargs["eos_token_id"] if "eos_token_id" in kwargs else getattr(cfg, "eos_token_id", None)
+        eos = [] if eos is None else eos.reshape(-1).tolist() if isinstance(eos, torch.Tensor) else \
+            [eos] if isinstance(eos, int) else list(eos)
+        if beams > 1:
+            self.reset()
+            self._paused = True
+            try:
+                out = self.model.generate(*args, stopping_criteria=crit, return_dict_in_generate=True, **kwargs)
+            finally:
+                self._paused = False
+            self._score_sequences(out.sequences, args, kwargs, frozenset(int(e) for e in eos))
+            return out if want_dict else out.sequences
+        self._eos = frozenset(int(e) for e in eos)
+        try:
+            out = self.model.generate(*args, stopping_criteria=crit, return_dict_in_generate=True, **kwargs)
+            if score_last:
+                self._score_last(out, kwargs)
+        finally:
+            self._eos = frozenset()
         return out if want_dict else out.sequences
+
+    def _inputs(self, seq: torch.Tensor, kwargs: dict) -> tuple[torch.Tensor, dict[str, Any]]:
+        """The attention mask of the sequences ``generate`` returned (the prompt's, then ones) and the other inputs
+        it extended (token types), each row repeated as ``generate`` did (``num_return_sequences``, beams)."""
+        b, n = seq.shape
+
+        def rows(t: torch.Tensor) -> torch.Tensor:
+            return (t if t.shape[0] == b else t.repeat_interleave(b // t.shape[0], dim=0)).to(seq.device)
+
+        mask = torch.ones(b, n, dtype=torch.long, device=seq.device)
+        attention_mask = kwargs.get("attention_mask")
+        if attention_mask is not None:
+            mask[:, : attention_mask.shape[1]] = rows(attention_mask)
+        extra: dict[str, Any] = {}
+        tt = kwargs.get("token_type_ids")
+        if isinstance(tt, torch.Tensor):  # generate() extends token types with the last value
+            tt = rows(tt)
+            extra["token_type_ids"] = torch.cat([tt, tt[:, -1:].expand(b, n - tt.shape[1])], 1)
+        return mask, extra
+
+    def _score_sequences(self, seq: torch.Tensor, args: tuple, kwargs: dict, eos: frozenset[int]) -> None:
+        """Score finished sequences with one forward pass (after beam search): the prompt and the generated tokens
+        up to each row's first end-of-sequence token."""
+        ids = args[0] if args else kwargs.get("input_ids", kwargs.get("inputs"))
+        if not isinstance(ids, torch.Tensor) or not self._causal:
+            raise ConfigError("the monitor scores beam search from the returned sequences: pass input_ids to a "
+                              "decoder-only model (or decode greedily / by sampling to score while generating).")
+        mask, extra = self._inputs(seq, kwargs)
+        p = ids.shape[1]
+        if eos and seq.shape[1] > p:
+            end = torch.isin(seq[:, p:], torch.tensor(sorted(eos), device=seq.device))
+            after = (end.long().cumsum(1) - end.long()) > 0  # after the first end-of-sequence token: padding
+            mask[:, p:] = mask[:, p:].masked_fill(after, 0)
+        if _accepts(self.model, "position_ids"):
+            extra["position_ids"] = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
+        self.reset()
+        self.model(input_ids=seq, attention_mask=mask, use_cache=False, **extra)
 
     def _score_last(self, out: Any, kwargs: dict) -> None:
         seq = out.sequences
         if (not self.traces or len(self.traces) != seq.shape[0] or self._n_seen >= seq.shape[1]
-                or all(self._stop)):
-            return  # nothing left to score, or rows that do not align (beam search)
-        b, n = seq.shape
-        mask = torch.ones(b, n, dtype=torch.long, device=seq.device)
-        attention_mask = kwargs.get("attention_mask")
-        if attention_mask is not None:
-            mask[:, : attention_mask.shape[1]] = attention_mask.to(seq.device)
-        extra: dict[str, Any] = {}
-        tt = kwargs.get("token_type_ids")
-        if isinstance(tt, torch.Tensor):  # generate() extends token types with the last value
-            extra["token_type_ids"] = torch.cat([tt, tt[:, -1:].expand(b, n - tt.shape[1])], 1).to(seq.device)
+                or all(self._skip)):
+            return  # nothing left to score, or rows that do not align
+        n = seq.shape[1]
+        mask, extra = self._inputs(seq, kwargs)
         cache = getattr(out, "past_key_values", None)
-        from probewise.steer import _cache_length
 
         if cache is not None and _cache_length(cache) == n - 1 == self._n_seen:
             kw: dict[str, Any] = {"past_key_values": cache, "attention_mask": mask, "use_cache": True}

@@ -140,3 +140,50 @@ def test_stream_rejects_wrong_tokens():
         state.update(torch.zeros(5))
     with pytest.raises(DataError, match="NaN"):
         state.update(torch.full((6,), float("nan")))
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_batched_stream_of_raw_tokens_equals_running_scores(kind, n_classes):
+    """The scorer's batched streaming (what the monitor calls: raw tokens, several sequences, some rows skipping
+    steps) equals each sequence's running scores; the monitor's float path equals the tensor path."""
+    probe = _random_probe(kind, n_classes)
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(3, 12, 6, generator=g) * 2
+    mask = torch.rand(3, 12, generator=g) > 0.3
+    mask[:, 0] = True
+    mask[1, 5:] = False  # a row that ends early
+    mod = probe.module_
+    state = mod.init_batch(3)
+    steps = []
+    for j in range(6):  # the first half one step at a time, the rest as one chunk
+        rows = np.flatnonzero(mask[:, j].numpy()).tolist()
+        s = mod.step_batch(state, x[:, j], rows)
+        assert s.shape == (3, mod.n_out) and bool(s[~mask[:, j]].isnan().all())
+        steps.append(s)
+    got = torch.cat([torch.stack(steps, 1), mod.feed_batch(state, x[:, 6:], mask[:, 6:])], 1)
+    assert got.shape == (3, 12, mod.n_out) and bool(got[~mask].isnan().all())
+    for r in range(3):
+        expect = probe.token_scores([x[r][mask[r]]])[0].reshape(-1, mod.n_out)
+        np.testing.assert_allclose(got[r][mask[r]].numpy(), expect, rtol=1e-5, atol=1e-5)
+    if n_classes == 2:
+        a, b = mod.init_batch(3), mod.init_batch(3)
+        for j in range(12):
+            rows = np.flatnonzero(mask[:, j].numpy()).tolist()
+            tensor_path = mod.step_batch(a, x[:, j], rows)[:, 0]
+            float_path = mod.step_binary(b, x[:, j], rows)
+            np.testing.assert_allclose([float_path[r] for r in rows], tensor_path[rows].numpy(), rtol=1e-6,
+                                       atol=1e-6)
+
+
+def test_multimax_fold_keeps_the_standardization():
+    probe = _random_probe("multimax", 2)
+    mod = probe.module_
+    with torch.no_grad():
+        mod.set_standardization(torch.linspace(-3, 5, 6), torch.linspace(0.5, 4, 6))
+    w, c = mod.fold()
+    x = torch.randn(7, 6, generator=torch.Generator().manual_seed(3)) * 4 + 2
+    with torch.no_grad():
+        heads = mod._scores(mod.standardize(x)).reshape(7, -1)
+    assert w.dtype == c.dtype == torch.float32 and w.shape == (6, heads.shape[1])
+    torch.testing.assert_close(x @ w + c, heads, rtol=1e-5, atol=1e-5)

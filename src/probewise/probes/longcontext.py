@@ -7,7 +7,8 @@ aggregation over positions, and exists in three equivalent forms:
 * running: ``token_scores(X)``, the score of every prefix ``x[:t+1]`` (what a monitor shows after token ``t``);
 * streaming: ``state = probe.stream()``, then ``state.update(x_t)`` per new token, returning the score so far
   with O(1) state (O(window) for :class:`RollingAttentionProbe`); equal to the batch score of the prefix up to
-  float32 rounding.
+  float32 rounding. The scorer modules also stream ``b`` sequences at once from raw tokens
+  (``init_batch`` / ``step_batch`` / ``feed_batch``: what :class:`ScoreStream` and the monitor use).
 
 The aggregations (``k`` outputs: 1 for two classes, else one per class; ``H`` heads):
 
@@ -19,7 +20,9 @@ The aggregations (``k`` outputs: 1 for two classes, else one per class; ``H`` he
    ``sum_h sum_t softmax_t(a_h)_t v_th + b``. Stream: per head the running max of ``a`` and the max-stabilized
    softmax numerator and denominator (rescaled when the max grows).
 4. :class:`MultiMaxProbe`: ``sum_h max_t (w_h . z_t + b_h)`` (the brief's definition; the paper's MultiMax
-   takes, per head, the value at the hard-max position of the query score). Stream: per-head running max.
+   takes, per head, the value at the hard-max position of the query score). Stream: per-head running max; the
+   standardization is folded into the weights (:meth:`MultiMaxScorer.fold`), so a token costs one
+   matrix-vector product for all heads, an in-place maximum and a sum.
 5. :class:`RollingAttentionProbe`: for each position, per head, the attention-weighted mean of the values over
    the last ``window`` tokens, summed over heads (``r_t``), then ``max_t r_t``. Stream: a ring buffer of the
    last ``window`` (score, value) pairs, O(window) memory and O(window) = O(1) work per token for a fixed window.
@@ -122,10 +125,46 @@ class SequenceScorer(ProbeModule):
     def step(self, state: dict, z: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    # batched streaming of raw tokens: what ScoreStream and the monitor call (MultiMax overrides it with one matmul)
+    def init_batch(self, b: int) -> Any:
+        """The streaming state of ``b`` sequences at once, for :meth:`step_batch` and :meth:`feed_batch`."""
+        return [self.init_state() for _ in range(b)]
+
+    @torch.no_grad()
+    def step_batch(self, state: Any, x: torch.Tensor, rows: list[int]) -> torch.Tensor:
+        """Feed the raw (not standardized) token ``x[r]`` to each sequence ``r`` in ``rows`` (``x [b, d]``); return
+        the ``[b, k]`` scores so far (NaN in the other rows)."""
+        z = self.standardize(x)
+        if len(rows) == x.shape[0]:
+            return torch.stack([self.step(state[r], z[r]) for r in rows])
+        out = z.new_full((x.shape[0], self.n_out), float("nan"))
+        for r in rows:
+            out[r] = self.step(state[r], z[r])
+        return out
+
+    def step_binary(self, state: Any, x: torch.Tensor, rows: list[int]) -> list[float]:
+        """:meth:`step_batch` of a binary scorer (``k = 1``), the scores as Python floats (a monitor's per-token
+        call)."""
+        return [v for (v,) in self.step_batch(state, x, rows).tolist()]
+
+    @torch.no_grad()
+    def feed_batch(self, state: Any, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Feed ``x [b, t, d]`` (raw tokens, in order; only where the bool ``mask [b, t]`` is True); return the
+        ``[b, t, k]`` score after each token (NaN where ``mask`` is False)."""
+        b, t, _ = x.shape
+        keep = mask.cpu().numpy()
+        out = x.new_full((b, t, self.n_out), float("nan"))
+        for j in range(t):
+            rows = np.flatnonzero(keep[:, j]).tolist()
+            if rows:
+                out[:, j] = self.step_batch(state, x[:, j], rows)
+        return out
+
 
 class MeanLinearScorer(SequenceScorer):
     def __init__(self, d: int, k: int, generator: torch.Generator) -> None:
         super().__init__((d,))
+        self.n_out = k
         self.linear = seeded_linear(d, k, generator)
 
     def final(self, z, mask):
@@ -148,6 +187,7 @@ class MeanLinearScorer(SequenceScorer):
 class EMAMaxScorer(SequenceScorer):
     def __init__(self, d: int, k: int, alpha: float, generator: torch.Generator) -> None:
         super().__init__((d,))
+        self.n_out = k
         self.linear = seeded_linear(d, k, generator)
         self.alpha = float(alpha)
 
@@ -176,6 +216,7 @@ class _HeadsMixin:
     """Per-head query scores ``a [.., H]`` and values ``v [.., H, k]`` of standardized tokens."""
 
     def _init_heads(self, d: int, k: int, n_heads: int, generator: torch.Generator) -> None:
+        self.n_out = k
         self.query = nn.Parameter(uniform_init((d, n_heads), d, generator))
         self.value = nn.Parameter(uniform_init((n_heads, d, k), d, generator))
         self.bias = nn.Parameter(torch.zeros(k))
@@ -224,6 +265,7 @@ class AttentionScorer(_HeadsMixin, SequenceScorer):
 class MultiMaxScorer(SequenceScorer):
     def __init__(self, d: int, k: int, n_heads: int, generator: torch.Generator) -> None:
         super().__init__((d,))
+        self.n_out = k
         self.weight = nn.Parameter(uniform_init((n_heads, d, k), d, generator))
         self.bias = nn.Parameter(torch.zeros(n_heads, k))
 
@@ -242,6 +284,55 @@ class MultiMaxScorer(SequenceScorer):
     def step(self, state, z):
         state["max"] = torch.maximum(state["max"], self._scores(z))
         return state["max"].sum(0)
+
+    @torch.no_grad()
+    def fold(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The standardization folded into the heads: ``(W [d, H*k], c [H*k])`` with ``x @ W + c`` the head scores
+        ``w_h . z + b_h`` of the raw token ``x`` (``z = (x - mean) / scale``; ``(x - mean) / scale . w =
+        x . (w / scale) - mean / scale . w``), computed in float64 from the current parameters and stored in
+        float32, so that one matrix-vector product scores every head."""
+        h, d, k = self.weight.shape
+        w = (self.weight.double() / self.scale.double()[None, :, None]).permute(1, 0, 2).reshape(d, h * k)
+        c = self.bias.double().reshape(-1) - self.mean.double() @ w
+        return w.float().contiguous(), c.float()
+
+    def init_batch(self, b):
+        w, c = self.fold()
+        return {"w": w, "c": c, "max": torch.full((b, w.shape[1]), float("-inf"), device=w.device)}
+
+    def _head_sum(self, m):
+        return m.sum(-1, keepdim=True) if self.n_out == 1 else m.unflatten(-1, (-1, self.n_out)).sum(-2)
+
+    def _step_max(self, state, x, rows):
+        m = state["max"]
+        s = torch.addmm(state["c"], x, state["w"])                               # [b, H*k], every head at once
+        if len(rows) == x.shape[0]:
+            torch.maximum(m, s, out=m)
+            return None
+        idx = torch.as_tensor(rows, dtype=torch.long, device=m.device)
+        m[idx] = torch.maximum(m[idx], s[idx])
+        fed = torch.zeros(x.shape[0], 1, dtype=torch.bool, device=m.device)
+        fed[idx] = True
+        return fed
+
+    def step_batch(self, state, x, rows):
+        fed = self._step_max(state, x, rows)
+        out = self._head_sum(state["max"])
+        return out if fed is None else out.masked_fill(~fed, float("nan"))
+
+    def step_binary(self, state, x, rows):
+        # the decoding step of a monitored model, two torch ops (matmul, in-place max) and the head sum in Python:
+        # between two forward passes each op runs with cold caches, so the number of calls, not the arithmetic,
+        # is the cost. The sum is in float64 (the batch form sums in float32): equal up to float32 rounding.
+        self._step_max(state, x, rows)
+        return [sum(r) for r in state["max"].tolist()]
+
+    def feed_batch(self, state, x, mask):
+        mask = mask.to(x.device)
+        s = torch.matmul(x, state["w"]).add_(state["c"]).masked_fill_(~mask[..., None], float("-inf"))
+        cm = torch.maximum(torch.cummax(s, dim=1).values, state["max"][:, None])  # [b, t, H*k]
+        state["max"].copy_(cm[:, -1])
+        return self._head_sum(cm).masked_fill_(~mask[..., None], float("nan"))
 
 
 class RollingAttentionScorer(_HeadsMixin, SequenceScorer):
@@ -299,7 +390,7 @@ class ScoreStream:
 
     def reset(self) -> None:
         """Forget every token seen (start a new sequence)."""
-        self._state = self._module.init_state()
+        self._state = self._module.init_batch(1)
         self._score: torch.Tensor | None = None
         self.n_tokens = 0
 
@@ -313,9 +404,13 @@ class ScoreStream:
             raise DataError(f"a token must be [{d}] (or [m, {d}] for several), got shape {tuple(t.shape)}.")
         if not bool(torch.isfinite(t).all()):
             raise DataError("token contains NaN or infinity.")
-        for row in t.reshape(-1, d):
-            self._score = self._module.step(self._state, self._module.standardize(row))
+        if t.dim() == 1:
+            self._score = self._module.step_batch(self._state, t[None], [0])[0]
             self.n_tokens += 1
+        else:
+            fed = torch.ones(1, t.shape[0], dtype=torch.bool, device=t.device)
+            self._score = self._module.feed_batch(self._state, t[None], fed)[0, -1]
+            self.n_tokens += t.shape[0]
         return self.score
 
     @property
