@@ -248,3 +248,15 @@ def test_separable_toy_data_at_huge_C_does_not_crash():
     path = fit_logistic(X, y, [1e-4, 1.0, 1e3, 1e5])
     assert torch.isfinite(path.coef).all()
     assert (path.predict(X)[0, 1:].numpy() == y).all()
+
+
+def test_tiny_valued_column_is_standardized_like_sklearn():
+    # A float32 column of values ~1e-31 (MiniLM's last layer has one): its float32 variance underflows to 0;
+    # the statistics are accumulated in float64, so the column is scaled as StandardScaler scales it.
+    X, y = layer_features(n_layers=1, n=200, d=10, seed=14)
+    X = X.astype(np.float32)
+    X[0, :, 3] = (X[0, :, 3] * 1e-31).astype(np.float32)
+    path = fit_logistic(X, y, [1.0])
+    sc = StandardScaler().fit(X[0])
+    assert np.allclose(path.scale[0].numpy(), sc.scale_, rtol=1e-5)
+    assert np.allclose(path.mean[0].numpy(), sc.mean_, rtol=1e-5, atol=1e-37)

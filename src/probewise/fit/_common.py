@@ -191,34 +191,50 @@ def as_grid(values: Any, name: str) -> list[float]:
 def center_scale_(X: torch.Tensor, standardize: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Centre (and optionally scale) ``X [G, n, d]`` in place per layer; return the statistics used.
 
-    Two passes (mean, then the variance of the centred data), as products with a vector of ones, which
-    run at memory speed. The scale is the population standard deviation (``ddof=0``), replaced by 1 for
-    constant columns with scikit-learn's ``StandardScaler`` rule (``var <= n*eps*var + (n*mean*eps)**2``),
-    so that a ``StandardScaler`` followed by a scikit-learn model sees the same features. With
-    ``standardize=False`` the scale is all ones: centring alone is an exact reparametrization of the
-    intercept and never changes the fitted model.
+    The statistics are accumulated in float64 over blocks of rows (a float64 copy of at most
+    ``_STAT_ROWS`` rows at a time), so they are those ``StandardScaler`` computes even for float32
+    features: no float32 rounding of the mean (a constant column centres to exactly zero) and no underflow
+    of squares (MiniLM's last layer has a column of values ~1e-31 whose float32 variance is 0, which made
+    the column look constant and dropped a predictive feature). The scale is the population standard
+    deviation (``ddof=0``), replaced by 1 for constant columns with scikit-learn's ``StandardScaler`` rule
+    (``var <= n*eps*var + (n*mean*eps)**2``), so that a ``StandardScaler`` followed by a scikit-learn model
+    sees the same features. With ``standardize=False`` the scale is all ones: centring alone is an exact
+    reparametrization of the intercept and never changes the fitted model.
 
     Returns:
-        ``(mean [G, d], scale [G, d])``, float64.
+        ``(mean [G, d], scale [G, d])``, float64; ``mean`` is the value actually subtracted (the float64
+        mean rounded to the working dtype).
 
     Raises:
         DataError: if a column holds NaN or infinity.
     """
-    G, n, _ = X.shape
-    ones = torch.full((G, 1, n), 1.0 / n, dtype=X.dtype, device=X.device)
-    mean_w = ones @ X  # [G, 1, d]
-    mean = mean_w[:, 0].to(torch.float64)
-    if not bool(torch.isfinite(mean).all()):
+    G, n, d = X.shape
+    f64 = torch.float64
+    exact = torch.zeros(G, d, dtype=f64, device=X.device)
+    for s in range(0, n, _STAT_ROWS):
+        exact += X[:, s : s + _STAT_ROWS].sum(dim=1, dtype=f64)
+    exact /= n
+    if not bool(torch.isfinite(exact).all()):
         raise DataError(_NOT_FINITE)
-    X.sub_(mean_w)
+    mean_w = exact.to(X.dtype)
+    X.sub_(mean_w[:, None, :])
+    mean = mean_w.to(f64)
     if not standardize:
         return mean, torch.ones_like(mean)
-    var = (ones @ X.square())[:, 0].to(torch.float64)
-    eps = torch.finfo(torch.float64).eps
-    constant = var <= n * eps * var + (n * mean * eps) ** 2
+    sq = torch.zeros(G, d, dtype=f64, device=X.device)
+    for s in range(0, n, _STAT_ROWS):
+        sq += X[:, s : s + _STAT_ROWS].to(f64).square().sum(dim=1)
+    # variance about the exact mean; X was centred on its rounding (off by ``mean - exact``)
+    var = (sq / n - (exact - mean).square()).clamp_min(0.0)
+    eps = torch.finfo(f64).eps
+    constant = var <= n * eps * var + (n * exact * eps) ** 2
     scale = torch.where(constant, torch.ones_like(var), var.sqrt())
     X.div_(scale.to(X.dtype)[:, None, :])
     return mean, scale
+
+
+#: Rows per float64 block when accumulating column statistics.
+_STAT_ROWS = 4096
 
 
 def chunks(total: int, per_item: int, max_bytes: int | None, cap: int | None = None) -> Iterator[slice]:
