@@ -260,3 +260,19 @@ def test_tiny_valued_column_is_standardized_like_sklearn():
     sc = StandardScaler().fit(X[0])
     assert np.allclose(path.scale[0].numpy(), sc.scale_, rtol=1e-5)
     assert np.allclose(path.mean[0].numpy(), sc.mean_, rtol=1e-5, atol=1e-37)
+
+
+def test_degenerate_newton_systems_are_solved_reproducibly():
+    # Separable data with n < d at huge C: some small Newton systems are singular and take the fallback
+    # solve. (Batched `torch.linalg.lstsq` gave different answers, sometimes NaN, from call to call.)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(84, 384)).astype(np.float32)
+    X -= X.mean(1, keepdims=True)
+    y = np.arange(84) % 2
+    X[:, :5] += 3 * (y[:, None] - 0.5)
+    Cs = list(np.logspace(-4, 5, 10))
+    first = fit_logistic(torch.as_tensor(X)[None], y, Cs)
+    assert torch.isfinite(first.coef).all()
+    for _ in range(8):
+        again = fit_logistic(torch.as_tensor(X)[None], y, Cs)
+        assert torch.equal(again.coef, first.coef) and torch.equal(again.intercept, first.intercept)

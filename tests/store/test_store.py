@@ -38,6 +38,11 @@ def test_roundtrip_and_streaming(tmp_path):
     batches = list(store.iter_batches("2"))
     assert len(batches) == 4 and sum(len(i) for _, i in batches) == 50
     assert store.resolve_layer(-1) == "2"
+    for split in (None, "train", "test"):  # row ranges below a shard: the same rows, at most 5 per batch
+        parts = list(store.iter_batches("0", split, max_rows=5))
+        assert max(len(i) for _, i in parts) <= 5 and len(parts) > len(list(store.iter_batches("0", split)))
+        assert torch.equal(torch.cat([x for x, _ in parts]), store.read("0", split))
+        assert np.array_equal(np.concatenate([i for _, i in parts]), store.indices(split))
     with pytest.raises(StoreError, match="layer 7 is not in store"):
         store.read(7)
     m = json.loads((tmp_path / "s" / layout.MANIFEST).read_text())

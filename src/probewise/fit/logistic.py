@@ -399,8 +399,12 @@ def _solve_small(H: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     Hs = torch.where(ok[..., None, None], Hs, eye)
     rhs = torch.where(ok[..., None, None], rhs, torch.zeros_like(rhs))
     chol, info = torch.linalg.cholesky_ex(Hs + 1e-12 * eye)
-    if bool((info != 0).any()):  # degenerate subspace (repeated directions): fall back to least squares
-        x = torch.linalg.lstsq(Hs + 1e-10 * eye, rhs, rcond=None).solution[..., 0]
+    if bool((info != 0).any()):  # degenerate subspace (repeated directions): the minimum-norm solution
+        # from a symmetric eigendecomposition (batched `lstsq` on CPU is not reproducible on singular systems)
+        lam, V = torch.linalg.eigh(Hs)
+        inv = torch.where(lam > lam.amax(dim=-1, keepdim=True).clamp_min(0.0) * (m * 1e-12),
+                          1.0 / lam.clamp_min(1e-300), torch.zeros_like(lam))
+        x = (V @ (inv[..., None] * (V.transpose(-2, -1) @ rhs)))[..., 0]
     else:
         x = torch.cholesky_solve(rhs, chol)[..., 0]
     x = torch.where(ok[..., None], x, torch.zeros_like(x))

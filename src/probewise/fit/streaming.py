@@ -107,9 +107,11 @@ BLOCK_BYTES = 16 << 20
 
 
 def checked_batches(store, layer: int | str, split: str | None) -> Iterator[tuple[torch.Tensor, np.ndarray]]:
-    """`store.iter_batches(layer, split)` as float32, raising `DataError` (naming the layer) on NaN/inf."""
+    """`store.iter_batches(layer, split)` as float32 blocks of at most `BLOCK_BYTES` of float64 rows (never a
+    whole shard at once), raising `DataError` (naming the layer) on NaN/inf."""
     name = store.resolve_layer(layer)
-    for X, idx in store.iter_batches(name, split, dtype=torch.float32):
+    rows = max(256, BLOCK_BYTES // (8 * store.dims[name]))
+    for X, idx in store.iter_batches(name, split, dtype=torch.float32, max_rows=rows):
         finite = torch.isfinite(X).all(dim=1)
         if not bool(finite.all()):
             bad = int(idx[int((~finite).nonzero()[0, 0])])

@@ -150,22 +150,30 @@ class Store:
         d = self.dims[self.resolve_layer(layer)]
         return torch.cat(parts) if parts else torch.empty(0, d, dtype=dtype)
 
-    def iter_batches(self, layer: int | str, split: str | int | None = None, *, dtype: torch.dtype = torch.float32
-                     ) -> Iterator[tuple[torch.Tensor, np.ndarray]]:
-        """Stream `(X [rows, d], dataset indices [rows])` one shard at a time (pooled stores)."""
+    def iter_batches(self, layer: int | str, split: str | int | None = None, *, dtype: torch.dtype = torch.float32,
+                     max_rows: int | None = None) -> Iterator[tuple[torch.Tensor, np.ndarray]]:
+        """Stream `(X [rows, d], dataset indices [rows])` one shard at a time (pooled stores).
+
+        `max_rows` bounds memory below a shard: each shard is then read in row ranges of at most that many
+        rows (only those bytes are read), and each batch holds that range's rows of the split.
+        """
         key = layout.layer_key(self.resolve_layer(layer))
         code = _split_code(split)
         for s, path in self._shards():
-            rows = np.arange(s["start"], s["stop"])
-            keep = rows if code is None else rows[self.split[rows] == code]
-            if len(keep) == 0:
-                continue
+            step = (s["stop"] - s["start"]) if max_rows is None else max(1, int(max_rows))
             with safe_open(path, framework="pt") as f:
-                if code is None:
-                    X = f.get_tensor(key)
-                else:
-                    X = f.get_tensor(key)[torch.as_tensor(keep - s["start"])]
-            yield X.to(dtype), keep
+                for a in range(s["start"], s["stop"], step):
+                    rows = np.arange(a, min(a + step, s["stop"]))
+                    keep = rows if code is None else rows[self.split[rows] == code]
+                    if len(keep) == 0:
+                        continue
+                    if max_rows is None:
+                        X = f.get_tensor(key)
+                    else:
+                        X = f.get_slice(key)[rows[0] - s["start"]:rows[-1] + 1 - s["start"]]
+                    if code is not None:
+                        X = X[torch.as_tensor(keep - rows[0])]
+                    yield X.to(dtype), keep
 
     def read_tokens(self, layer: int | str, split: str | int | None = None, *, dtype: torch.dtype = torch.float32
                     ) -> Ragged:

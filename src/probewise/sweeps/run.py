@@ -170,6 +170,7 @@ def _run_jobs(jobs: list[Job], ctx: JobContext, store: Store, info: dist.DistInf
     outcomes: dict[int, dict] = {}
     error = None
     bar = tqdm(mine, desc="sweep jobs", unit="job", disable=not (progress and info.is_main), leave=False)
+    job = None
     try:
         for job in bar:
             saved = jobdir.load(job) if jobdir is not None else None
@@ -183,7 +184,8 @@ def _run_jobs(jobs: list[Job], ctx: JobContext, store: Store, info: dist.DistInf
     except Exception as e:  # noqa: BLE001 - under torchrun every rank must hear of it, or the others hang
         if not info.distributed:
             raise
-        error = f"rank {info.rank}: {e}" if isinstance(e, ProbewiseError) else f"rank {info.rank}: {e!r}"
+        where = f"rank {info.rank}, job {job.key}" if job is not None else f"rank {info.rank}"
+        error = f"{where}: {e}" if isinstance(e, ProbewiseError) else f"{where}: {e!r}"
     errors = [m for m in dist.all_gather(error) if m is not None]
     if errors:
         raise ProbewiseError("the sweep failed on " + "; ".join(errors))
