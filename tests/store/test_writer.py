@@ -15,16 +15,11 @@ from probewise.store import layout
 from probewise.store.files import StoreLock, save_tensors_atomic, sha256_file
 from probewise.store.writer import StoreWriter
 
+from .test_store import _net, _tensor_examples
+
 
 def _examples(n=120, seed=0):
-    rng = np.random.default_rng(seed)
-    return Examples.from_lists(rng.normal(size=(n, 6)).astype(np.float32), rng.integers(0, 2, n),
-                               modality="tensor", name="vec")
-
-
-def _net():
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 4))
+    return _tensor_examples(n, seed)
 
 
 def _identity(shard_size=32):
