@@ -106,11 +106,16 @@ def fit_ridge_classifier_streaming(store, layer, alphas: Sequence[float], split:
 BLOCK_BYTES = 16 << 20
 
 
+def block_rows(d: int) -> int:
+    """Rows of width `d` per streamed block: about `BLOCK_BYTES` once converted to float64."""
+    return max(256, BLOCK_BYTES // (8 * d))
+
+
 def checked_batches(store, layer: int | str, split: str | None) -> Iterator[tuple[torch.Tensor, np.ndarray]]:
     """`store.iter_batches(layer, split)` as float32 blocks of at most `BLOCK_BYTES` of float64 rows (never a
     whole shard at once), raising `DataError` (naming the layer) on NaN/inf."""
     name = store.resolve_layer(layer)
-    rows = max(256, BLOCK_BYTES // (8 * store.dims[name]))
+    rows = block_rows(store.dims[name])
     for X, idx in store.iter_batches(name, split, dtype=torch.float32, max_rows=rows):
         finite = torch.isfinite(X).all(dim=1)
         if not bool(finite.all()):
@@ -149,7 +154,7 @@ class ShardStream:
         self.classes: np.ndarray = classes
         self.codes = np.asarray(codes, dtype=np.int64).reshape(-1)
         self.n, self.d = n, int(store.dims[self.layer])
-        self.rows = max(256, BLOCK_BYTES // (8 * self.d))
+        self.rows = block_rows(self.d)
 
     def shards(self) -> Iterator[tuple[torch.Tensor, np.ndarray]]:
         """`(X [rows, d] float32, positions [rows])` per shard, checked for NaN/inf."""
