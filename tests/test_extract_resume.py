@@ -1,16 +1,16 @@
 """kill -9 a real extraction process mid-way; the rerun resumes and equals an uninterrupted run."""
 
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
 from probewise import open_store
 from probewise.store import layout
+
+from .conftest import kill9_when
 
 pytestmark = pytest.mark.slow
 
@@ -36,17 +36,9 @@ def test_kill9_then_resume_equals_uninterrupted(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     killed = tmp_path / "killed"
     proc = subprocess.Popen(_cmd(csv, killed), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
     shard_dir = killed / layout.SHARD_DIR
-    while time.time() < deadline:
-        done = list(shard_dir.glob("shard-*.safetensors")) if shard_dir.exists() else []
-        if len(done) >= 3 or proc.poll() is not None:
-            break
-        time.sleep(0.02)
-    assert proc.poll() is None, "extraction finished before it could be killed; make the dataset larger"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    survivors = {p.name: p.stat().st_mtime_ns for p in shard_dir.glob("shard-*.safetensors")}
+    survivors = kill9_when(proc, shard_dir, "shard-*.safetensors", 3, 120,
+                           "extraction finished before it could be killed; make the dataset larger")
     assert 3 <= len(survivors) < 25
     with pytest.raises(Exception, match="incomplete"):
         open_store(killed)

@@ -2,14 +2,13 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from ..conftest import kill9_when
 from .conftest import make_store
 
 pytestmark = pytest.mark.slow
@@ -67,15 +66,8 @@ def test_kill9_during_sweep_then_rerun_recomputes_nothing_finished(tmp_path):
     args = [*_sweep_args(store.root, tmp_path / "killed", probes="mlp,logistic"), "--format", "json"]
     jobs = tmp_path / "killed.jobs"
     proc = subprocess.Popen([sys.executable, *args], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if (jobs.exists() and list(jobs.glob("*.json"))) or proc.poll() is not None:
-            break
-        time.sleep(0.01)
-    assert proc.poll() is None, "the sweep finished before it could be killed; give it more work"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    survivors = {p.name: p.stat().st_mtime_ns for p in jobs.glob("*.json")}
+    survivors = kill9_when(proc, jobs, "*.json", 1, 300,
+                           "the sweep finished before it could be killed; give it more work")
     assert 1 <= len(survivors) < 6  # (mlp, logistic) × (0, 2, 0+2)
     assert not (tmp_path / "killed.json").exists()
 
