@@ -219,23 +219,26 @@ def _fit_ridge(X: Any, Y: Any, alphas: Any, standardize: bool, dtype: Any, devic
             Q = V.transpose(1, 2) @ (Xb.transpose(1, 2) @ Yc)  # [G, d, t]
             inv = 1.0 / (lam[:, None, :] + al[None, :, None])  # [G, A, d]
             Qa = Q[:, None] * inv[..., None]  # [G, A, d, t]
-            w = V[:, None] @ Qa  # [G, A, d, t]
+            Qf = Qa.permute(0, 2, 1, 3).reshape(G, d, A * t)  # all alphas as the columns of one product
+            w = (V @ Qf).reshape(G, d, A, t).permute(0, 2, 1, 3)  # [G, A, d, t]
             if want_loo:
                 B = Xb @ V  # [G, n, d]
                 h = (B.square() @ inv.transpose(1, 2)) + 1.0 / n  # [G, n, A]
-                fit = (B[:, None] @ Qa)  # [G, A, n, t] centred predictions
+                fit = (B @ Qf).reshape(G, n, A, t).permute(0, 2, 1, 3)  # [G, A, n, t] centred predictions
         else:
             lam, U = torch.linalg.eigh(Xb @ Xb.transpose(1, 2))  # [G, n], [G, n, n]
             lam = lam.clamp_min(0)
             UY = U.transpose(1, 2) @ Yc  # [G, n, t]
             inv = 1.0 / (lam[:, None, :] + al[None, :, None])  # [G, A, n]
-            c = U[:, None] @ (UY[:, None] * inv[..., None])  # [G, A, n, t] dual coefficients
+            c = (U @ (UY[:, None] * inv[..., None]).permute(0, 2, 1, 3).reshape(G, n, A * t))
+            c = c.reshape(G, n, A, t).permute(0, 2, 1, 3)  # [G, A, n, t] dual coefficients
             w = (Xb.transpose(1, 2) @ c.permute(0, 2, 1, 3).reshape(G, n, A * t)).reshape(G, d, A, t)
             w = w.permute(0, 2, 1, 3)
             if want_loo:
                 shrink = lam[:, None, :] * inv  # [G, A, n]
                 h = (U.square() @ shrink.transpose(1, 2)) + 1.0 / n  # [G, n, A]
-                fit = U[:, None] @ (UY[:, None] * shrink[..., None])  # [G, A, n, t]
+                fit = (U @ (UY[:, None] * shrink[..., None]).permute(0, 2, 1, 3).reshape(G, n, A * t))
+                fit = fit.reshape(G, n, A, t).permute(0, 2, 1, 3)  # [G, A, n, t]
         w = w / scale.to(wdt)[:, None, :, None]
         coef[sl] = w
         intercept[sl] = y_mean - torch.einsum("gadt,gd->gat", w, mean.to(wdt))
