@@ -16,8 +16,9 @@ the second, probewise matches the exact optimum at every grid point (``BENCHMARK
 scikit-learn's rule.
 
 Method. Features are centred (an exact reparametrization of the intercept) and, by default, scaled to unit
-variance per layer. The C values are solved in ascending order, each warm-started from the solution at the
-previous one, all layers of a chunk together. Each iteration is a *sequential subspace optimization*: the
+variance per layer. The C values are solved in ascending order, all layers of a chunk together, each problem
+warm-started from the solution at the previous C or its linear extrapolation in log C from the two previous
+ones, whichever has the lower objective (at large C the path of separable data is close to linear in log C). Each iteration is a *sequential subspace optimization*: the
 preconditioned gradient and the last ``memory`` steps span a small subspace in which the objective is minimized
 by Newton steps with an exact line search. Because the model is linear, the images ``X @ s`` of the subspace
 directions are kept, so an iteration costs one forward and one backward product with the data and nothing else
@@ -28,8 +29,8 @@ of size ``n x d``. Two preconditioners:
 * the exact Hessian ``C X^T diag(D) X + I`` (Cholesky, float64; refreshed every ``NEWTON_EVERY`` iterations),
   built for a problem once its ``D`` spans more than a factor ``NEWTON_SPREAD`` (large C, where ``D`` differs
   across examples by orders of magnitude and the scalar preconditioner needs hundreds of iterations). It costs
-  ``n d^2`` per build and is used for ``d <= NEWTON_MAX_DIM``. With the warm start, a large-C problem then
-  converges in 2-7 iterations.
+  ``n d^2`` per build (rows of negligible curvature left out) and is used for ``d <= NEWTON_MAX_DIM``. With
+  the warm start, a large-C problem then converges in 2-7 iterations.
 
 When ``d > n`` the problem is first reduced exactly to the ``n``-dimensional span of the examples (representer
 theorem), where the scalar preconditioner is diagonal. ``warm_start=False`` solves all C values jointly from
@@ -265,12 +266,13 @@ def _fit(X: Any, y: Any, Cs: Any, standardize: bool, tol: float, rtol: float, ma
         mean, scale = center_scale_(Xb, standardize)
         means[sl], scales[sl] = mean, scale
         basis = _Basis(Xb, kind)
-        init = None
+        path: list[tuple[float, torch.Tensor, torch.Tensor]] = []  # (C, W, b) solved so far in this chunk
         for cs in [slice(j, j + 1) for j in order] if warm_start else chunks(P, 1, c_size):
             res = _solve(basis, target, Cs_t[cs], b0, k, tol, max_iter, memory, newton_steps, rtol,
-                         0 if warm_start else NEWTON_AFTER, init)
+                         0 if warm_start else NEWTON_AFTER, _warm_starts(path, float(Cs_t[cs][0])))
             W, b, iters, conv, gnorm, obj = res
-            init = (W, b) if warm_start else None
+            if warm_start:
+                path.append((float(Cs_t[cs][0]), W, b))
             w = basis.to_features(W)  # [G, p, k, d] in the standardized space
             w = w / scale[:, None, None, :]
             b = b - torch.einsum("gpkd,gd->gpk", w, mean)
@@ -291,6 +293,22 @@ def _fit(X: Any, y: Any, Cs: Any, standardize: bool, tol: float, rtol: float, ma
         mean=means,
         scale=scales,
     )
+
+
+def _warm_starts(path: list[tuple[float, torch.Tensor, torch.Tensor]],
+                 C: float) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+    """Starting points for the problem at ``C`` from the solutions at smaller C: the last one, and its linear
+    extrapolation in log C from the two last (at large C the path of separable data is close to linear in
+    log C: the weights grow along the max-margin direction). ``None`` on a cold start."""
+    if not path:
+        return None
+    c1, W1, b1 = path[-1]
+    starts = [(W1, b1)]
+    if len(path) >= 2 and C > c1 > path[-2][0]:
+        c0, W0, b0 = path[-2]
+        f = float(np.log(C / c1) / np.log(c1 / c0))
+        starts.append((W1 + f * (W1 - W0), b1 + f * (b1 - b0)))
+    return starts
 
 
 def _plan(precondition: bool | str, n: int, d: int, columns: int) -> str:
@@ -399,6 +417,12 @@ class _Basis:
         gv = (g.reshape(G, a * k, r) @ self.V).reshape(G, a, k, r) * s
         return (gv.reshape(G, a * k, r) @ self.Vt).reshape(G, a, k, r)
 
+    def largest_column_norm(self) -> torch.Tensor:
+        """``[G]`` the largest column norm of the design (cached)."""
+        if getattr(self, "_col_norm", None) is None:
+            self._col_norm = self.F.square().sum(dim=1).amax(dim=1).sqrt()
+        return self._col_norm
+
     def design_with_ones(self) -> torch.Tensor:
         """``[F 1]`` (``[G, n, r + 1]``), the design with the intercept's column; built on first use."""
         if getattr(self, "_F1", None) is None:
@@ -434,7 +458,7 @@ def _residual(Z: torch.Tensor, p: torch.Tensor, target: torch.Tensor, k: int) ->
 
 class _NewtonFactors:
     """Cholesky factors of the exact Hessian of ``C sum loss + ||W||^2/2`` in (W, b), per problem: of the whole
-    Hessian for one logit, of its class-diagonal blocks for the softmax. ``chol [G, a, k, r+1, r+1]`` and the
+    Hessian for one logit, of its class-diagonal blocks for the softmax. ``chol_t [G, a, k, r+1, r+1]`` and the
     Jacobi scaling ``dg [G, a, k, r+1]`` (float64); ``built [G, a]`` the iteration of each problem's last
     build (-1: none yet, the problem uses the scalar-curvature preconditioner).
 
@@ -445,20 +469,18 @@ class _NewtonFactors:
     """
 
     def __init__(self, G: int, a: int, k: int, r1: int, device: torch.device) -> None:
-        self.chol = torch.zeros(G, a, k, r1, r1, dtype=_F64, device=device)
+        # identity factors until built, so that one solve over the whole batch needs no gathering; kept
+        # transposed, so that ``chol_t.mT`` has the column-major layout LAPACK solves with, without a copy
+        self.chol_t = torch.eye(r1, dtype=_F64, device=device).expand(G, a, k, r1, r1).clone()
         self.dg = torch.ones(G, a, k, r1, dtype=_F64, device=device)
         self.built = torch.full((G, a), -1, dtype=torch.int64, device=device)
 
     def keep(self, cols: torch.Tensor) -> None:
-        self.chol, self.dg, self.built = self.chol[:, cols], self.dg[:, cols], self.built[:, cols]
+        self.chol_t, self.dg, self.built = self.chol_t[:, cols], self.dg[:, cols], self.built[:, cols]
 
-    def solve(self, g: torch.Tensor, has: torch.Tensor) -> torch.Tensor:
-        """``H^-1 g`` for ``g [G, a, k, r+1]`` where ``has [G, a]`` (zero elsewhere), in float64."""
-        out = torch.zeros(g.shape, dtype=_F64, device=g.device)
-        gi, ai = has.nonzero(as_tuple=True)
-        dg = self.dg[gi, ai]
-        out[gi, ai] = torch.cholesky_solve((dg * g[gi, ai].to(_F64))[..., None], self.chol[gi, ai])[..., 0] * dg
-        return out
+    def solve(self, g: torch.Tensor) -> torch.Tensor:
+        """``H^-1 g`` for ``g [G, a, k, r+1]`` (float64; ``g`` itself for the problems not built yet)."""
+        return torch.cholesky_solve((self.dg * g.to(_F64))[..., None], self.chol_t.mT)[..., 0] * self.dg
 
     def update(self, basis: _Basis, p: torch.Tensor, Cw: torch.Tensor, need: torch.Tensor, it: int) -> None:
         """(Re)build the factors of the problems ``need [G, a]`` at the probabilities ``p [G, a, k, n]``."""
@@ -493,12 +515,11 @@ class _NewtonFactors:
         if bool(bad.any()):  # numerically singular: fall back to the identity for those problems
             chol = torch.where(bad[..., None, None], eye, chol)
             dg = torch.where(bad[..., None], torch.ones_like(dg), dg)
-        self.chol[gi, ai], self.dg[gi, ai] = chol, dg
+        self.chol_t[gi, ai], self.dg[gi, ai] = chol.mT, dg
         self.built[gi, ai] = it
 
 
-def _newton_apply(factor: _NewtonFactors, Gw: torch.Tensor, gb: torch.Tensor,
-                  has: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _newton_apply(factor: _NewtonFactors, Gw: torch.Tensor, gb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``H^-1 (Gw, gb)`` for the factors of :class:`_NewtonFactors`: ``(S0 [G, a, k, r], sb0 [G, a, k])``."""
     r, k = Gw.shape[-1], Gw.shape[2]
     # Softmax: the loss does not change when the same vector is added to every class's weights (or the same
@@ -507,7 +528,7 @@ def _newton_apply(factor: _NewtonFactors, Gw: torch.Tensor, gb: torch.Tensor,
     # (weights: the mean gradient; intercepts: none, they are defined up to a constant).
     gbar = Gw.mean(dim=2, keepdim=True) if k > 1 else None
     g = torch.cat([Gw - gbar if k > 1 else Gw, gb[..., None]], dim=-1)  # [G, a, k, r + 1]
-    x = factor.solve(g, has).to(Gw.dtype)
+    x = factor.solve(g).to(Gw.dtype)
     S0, sb0 = x[..., :r], x[..., r]
     if k > 1:
         S0 = S0 - S0.mean(dim=2, keepdim=True) + gbar
@@ -567,10 +588,11 @@ def _solve(
     newton_steps: int,
     rtol: float = 0.0,
     newton_after: int = 1 << 30,
-    init: tuple[torch.Tensor, torch.Tensor] | None = None,
+    init: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> tuple[torch.Tensor, ...]:
-    """Solve all problems ``[G layers, P values of C]`` of one chunk, from ``init = (W [G, P, k, r], b [G, P, k])``
-    (default: weights zero, intercepts at the class log-priors).
+    """Solve all problems ``[G layers, P values of C]`` of one chunk, each from whichever of the starting points
+    ``init = [(W [G, P, k, r], b [G, P, k]), ...]`` has the lowest objective (default: weights zero,
+    intercepts at the class log-priors).
 
     The iterates live in the working dtype; only the ``m x m`` subspace systems are solved in float64.
     Returns ``(W [G, P, k, r], b [G, P, k], n_iter [G, P], converged [G, P], grad_norm [G, P],
@@ -582,35 +604,31 @@ def _solve(
     dev, dt = F.device, F.dtype
     target = target.to(dt)
     # Final results, indexed by the original problem number.
-    if init is None:
-        W_out = torch.zeros(G, P, k, r, dtype=dt, device=dev)
-        b_out = b0.to(device=dev, dtype=dt).expand(G, P, k).clone()
-    else:
-        W_out = init[0].to(device=dev, dtype=dt).expand(G, P, k, r).clone()
-        b_out = init[1].to(device=dev, dtype=dt).expand(G, P, k).clone()
+    Cw = Cs.to(dt)[None, :].expand(G, P).clone()  # [G, a]
+    if not init:
+        init = [(torch.zeros(G, P, k, r, dtype=dt, device=dev), b0.to(device=dev, dtype=dt).expand(G, P, k))]
+    W_out, b_out, Z = _best_start(init, Ft, target, Cw, k)
     it_out = torch.zeros(G, P, dtype=torch.int64, device=dev)
     conv_out = torch.zeros(G, P, dtype=torch.bool, device=dev)
     gn_out = torch.zeros(G, P, dtype=_F64, device=dev)
     obj_out = torch.zeros(G, P, dtype=_F64, device=dev)
     # Working state of the problems still running in some layer of the chunk.
     ids = torch.arange(P, device=dev)
-    Cw = Cs.to(dt)[None, :].expand(G, P).clone()  # [G, a]
     W = W_out.clone()
     b = b_out.clone()
-    Z = (W.reshape(G, P * k, r) @ Ft).reshape(G, P, k, n) + b[..., None]  # logits
     Sh = torch.zeros(G, P, 0, k, r, dtype=dt, device=dev)  # past steps (unit norm)
     Sbh = torch.zeros(G, P, 0, k, dtype=dt, device=dev)
     Uh = torch.zeros(G, P, 0, k, n, dtype=dt, device=dev)  # their images X @ s
     live = torch.ones(G, P, dtype=torch.bool, device=dev)  # per (layer, C): still iterating
     factor: _NewtonFactors | None = None  # exact-Hessian preconditioners, once in use
     eps = torch.finfo(dt).eps
-    f_norm = F.square().sum(dim=1).amax(dim=1).sqrt()[:, None]  # [G, 1] largest column norm of the design
+    f_norm = basis.largest_column_norm()[:, None]  # [G, 1]
 
     for it in range(max_iter + 1):
         a = ids.shape[0]
         p = _probs(Z, k)
         R = _residual(Z, p, target, k) * Cw[:, :, None, None]  # [G, a, k, n]
-        Gw = (R.reshape(G, a * k, n) @ F).reshape(G, a, k, r) + W
+        Gw = (Ft @ R.reshape(G, a * k, n).transpose(1, 2)).transpose(1, 2).reshape(G, a, k, r) + W
         gb = R.sum(dim=3)
         gmax = torch.maximum(Gw.abs().amax(dim=(2, 3)), gb.abs().amax(dim=2)) / (Cw * n)
         # New direction: the preconditioned gradient, unit norm. Where the curvature p (1 - p) varies over
@@ -628,7 +646,7 @@ def _solve(
                 factor.update(basis, p, Cw, need, it)
                 has = factor.built >= 0
             if bool(has.any()):
-                S1, sb1 = _newton_apply(factor, Gw, gb, has)
+                S1, sb1 = _newton_apply(factor, Gw, gb)
                 S0 = torch.where(has[..., None, None], S1, S0)
                 sb0 = torch.where(has[..., None], sb1, sb0)
         # Relative rule: the preconditioned gradient (the Newton step, once the exact Hessian is in use) is an
@@ -703,6 +721,29 @@ def _solve(
             Sbh = torch.cat([(step_b * inv[:, :, None])[:, :, None], Sbh[:, :, : memory - 1]], dim=2)
             Uh = torch.cat([(dz * inv[:, :, None, None])[:, :, None], Uh[:, :, : memory - 1]], dim=2)
     return W_out, b_out, it_out, conv_out, gn_out, obj_out
+
+
+def _best_start(starts: list[tuple[torch.Tensor, torch.Tensor]], Ft: torch.Tensor, target: torch.Tensor,
+                Cw: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per problem, the starting point of lowest objective: ``(W [G, P, k, r], b [G, P, k], Z [G, P, k, n])``."""
+    G, P = Cw.shape
+    r, n = Ft.shape[1:]
+    best: tuple[torch.Tensor, ...] | None = None
+    for W0, b0 in starts:
+        W = W0.to(Ft.dtype).expand(G, P, k, r).clone()
+        b = b0.to(Ft.dtype).expand(G, P, k).clone()
+        Z = (W.reshape(G, P * k, r) @ Ft).reshape(G, P, k, n) + b[..., None]
+        if len(starts) == 1:
+            return W, b, Z
+        f = _objective(Z.reshape(G * P, k, n), target, W.reshape(G * P, k, r), Cw.reshape(-1), k).reshape(G, P)
+        if best is None:
+            best = (W, b, Z, f)
+            continue
+        take = f < best[3]
+        best = (torch.where(take[..., None, None], W, best[0]), torch.where(take[..., None], b, best[1]),
+                torch.where(take[..., None, None], Z, best[2]), torch.where(take, f, best[3]))
+    assert best is not None
+    return best[0], best[1], best[2]
 
 
 def _direction(
