@@ -14,7 +14,8 @@ the sweep's rule), and the largest validation-accuracy difference over the whole
 
 Run:  python benchmarks/sweep.py                 (task bigram_shift, 2000 sentences)
       python benchmarks/sweep.py --quick         (600 sentences)
-      python benchmarks/sweep.py --scaling       (also synthetic n ∈ {10k, 100k} × d ∈ {384, 1024, 4096})
+      python benchmarks/sweep.py --scaling       (also synthetic n ∈ {10k, 100k} × d ∈ {384, 1024, 4096},
+                                                 each against the scikit-learn loop, --scaling-budget s per cell)
 """
 
 from __future__ import annotations
@@ -136,25 +137,85 @@ def child(task, n, cache, max_iter, tol):
     print(json.dumps({"seconds": t, "acc": acc.tolist()}))
 
 
-def scaling(repeats: int = 1) -> list[dict]:
+def synthetic(n: int, d: int, kind: str = "hidden", n_val: int = 2000):
+    """``X [1, n + n_val, d]`` float32 and labels ``y``.
+
+    * ``isotropic``: two Gaussian classes, means 0.3 apart on every coordinate (separable for large d, and
+      so well conditioned that scikit-learn's default stopping rule is met after one or two iterations);
+    * ``hidden``: like a transformer's hidden states: 32 latent factors with power-law scales mixed into all
+      coordinates, small isotropic noise, rows centred (LayerNorm-like, rank-deficient), and the class means
+      2.5 noise standard deviations apart in Mahalanobis distance (about 89 % Bayes accuracy).
+    """
     import torch
 
+    g = torch.Generator().manual_seed(0)
+    m = n + n_val
+    y = torch.randint(0, 2, (m,), generator=g)
+    if kind == "isotropic":
+        X = torch.randn(1, m, d, generator=g) + 0.3 * y[None, :, None].float()
+        return X, y.numpy()
+    scales = torch.arange(1, 33, dtype=torch.float32) ** -0.7
+    mix = torch.randn(32, d, generator=g)
+    X = (torch.randn(m, 32, generator=g) * scales) @ mix + 0.1 * torch.randn(m, d, generator=g)
+    u = torch.randn(d, generator=g)
+    u /= u.norm()
+    # Mahalanobis norm of u under the noise covariance 0.01 I + mix^T diag(scales^2) mix (Woodbury): the
+    # class means are placed 2.5 noise standard deviations apart in the best direction.
+    mu = (mix @ u).double()
+    inner = torch.diag(0.01 / scales.double() ** 2) + (mix @ mix.T).double()
+    maha = (1.0 - mu @ torch.linalg.solve(inner, mu)) / 0.01
+    X += (y.float() - 0.5)[:, None] * float(2.5 / maha.sqrt()) * u
+    X -= X.mean(dim=1, keepdim=True)
+    return X[None], y.numpy()
+
+
+def scaling_child(n: int, d: int, kind: str, budget: float) -> None:
+    """The scikit-learn loop on one synthetic cell, C ascending, until ``budget`` seconds are spent."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = synthetic(n, d, kind)
+    X = X[0].numpy()
+    sc = StandardScaler().fit(X[:n])
+    Xtr, Xva = sc.transform(X[:n]), sc.transform(X[n:])
+    acc, t0 = [], time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for c in CS:
+            m = LogisticRegression(C=c).fit(Xtr, y[:n])
+            acc.append(float((m.predict(Xva) == y[n:]).mean()))
+            if time.perf_counter() - t0 > budget:
+                break
+    print(json.dumps({"seconds": time.perf_counter() - t0, "acc": acc}))
+
+
+def scaling(budget: float = 300.0) -> list[dict]:
+    """probewise (1 layer x 10 C) on synthetic cells vs the scikit-learn loop (one BLAS thread, its fastest
+    setting here) in a subprocess, which stops after ``budget`` seconds (its ratio is then a lower bound)."""
     from probewise.fit import fit_logistic
 
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     rows = []
-    for n in (10_000, 100_000):
-        for d in (384, 1024, 4096):
-            if n * d * 4 > 2.5e9:
-                rows.append({"n": n, "d": d, "seconds": None, "note": "skipped: > 2.5 GB of features"})
-                continue
-            g = torch.Generator().manual_seed(0)
-            y = torch.randint(0, 2, (n,), generator=g)
-            X = torch.randn(1, n, d, generator=g) + 0.3 * y[None, :, None].float()
-            t0 = time.perf_counter()
-            path = fit_logistic(X, y.numpy(), CS)
-            rows.append({"n": n, "d": d, "seconds": round(time.perf_counter() - t0, 2),
-                         "max_iter_used": int(path.n_iter.max())})
-            print(rows[-1], file=sys.stderr)
+    cells = [(k, n, d) for k in ("hidden", "isotropic") for n in (10_000, 100_000) for d in (384, 1024, 4096)]
+    for kind, n, d in cells:
+        if n * d * 4 > 2.5e9:
+            rows.append({"kind": kind, "n": n, "d": d, "seconds": None, "note": "skipped: > 2.5 GB of features"})
+            continue
+        X, y = synthetic(n, d, kind)
+        t0 = time.perf_counter()
+        path = fit_logistic(X[:, :n], y[:n], CS)
+        t_pw = time.perf_counter() - t0
+        acc_pw = (path.predict(X[:, n:])[0].numpy() == y[None, n:]).mean(-1)
+        del X
+        out = subprocess.run([sys.executable, __file__, "--child-scaling", f"{n},{d},{kind},{budget}"], env=env,
+                             capture_output=True, text=True, check=True)
+        sk = json.loads(out.stdout.strip().splitlines()[-1])
+        done = len(sk["acc"])
+        rows.append({"kind": kind, "n": n, "d": d, "seconds": round(t_pw, 2), "max_iter_used": int(path.n_iter.max()),
+                     "sklearn_seconds": round(sk["seconds"], 1), "sklearn_C_done": done,
+                     "ratio": round(sk["seconds"] / t_pw, 1), "lower_bound": done < len(CS),
+                     "max_val_acc_diff_points": round(100 * float(np.abs(acc_pw[:done] - sk["acc"]).max()), 2)})
+        print(rows[-1], file=sys.stderr)
     return rows
 
 
@@ -167,8 +228,14 @@ def main() -> None:
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "probewise-bench"))
     ap.add_argument("--child-max-iter", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--child-tol", type=float, default=1e-4, help=argparse.SUPPRESS)
+    ap.add_argument("--child-scaling", help=argparse.SUPPRESS)
+    ap.add_argument("--scaling-budget", type=float, default=300.0,
+                    help="seconds the scikit-learn loop may spend per scaling cell (default 300)")
     args = ap.parse_args()
     n = 600 if args.quick else args.n
+    if args.child_scaling:
+        cn, cd, ck, cb = args.child_scaling.split(",")
+        return scaling_child(int(cn), int(cd), ck, float(cb))
     if args.child_max_iter:
         return child(args.task, n, args.cache, args.child_max_iter, args.child_tol)
     import torch
@@ -222,9 +289,16 @@ def main() -> None:
           f"{100 * r['max_val_acc_diff_at_sklearn_alpha']:.2f} points at sklearn's alpha; same LOO-chosen alpha: "
           f"{r['same_loo_alpha']}")
     if args.scaling:
-        print("scaling (probewise logistic, 1 layer × 10 C, synthetic):")
-        for row in scaling():
-            print(f"  n={row['n']:>7d} d={row['d']:>5d}  {row.get('seconds')} s  {row.get('note', '')}")
+        print("scaling (logistic, 1 layer × 10 C, synthetic; scikit-learn loop with one BLAS thread):")
+        for row in scaling(args.scaling_budget):
+            if row["seconds"] is None:
+                print(f"  {row['kind']:9s} n={row['n']:>7d} d={row['d']:>5d}  {row['note']}")
+                continue
+            bound = "≥ " if row["lower_bound"] else ""
+            print(f"  {row['kind']:9s} n={row['n']:>7d} d={row['d']:>5d}  probewise {row['seconds']:7.2f} s  "
+                  f"scikit-learn "
+                  f"{row['sklearn_seconds']:7.1f} s ({row['sklearn_C_done']}/{len(CS)} C)  {bound}{row['ratio']}×  "
+                  f"max val-acc diff {row['max_val_acc_diff_points']:.2f} points")
 
 
 if __name__ == "__main__":

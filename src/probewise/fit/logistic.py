@@ -81,6 +81,11 @@ NEWTON_MAX_DIM = 1024
 #: Iteration from which a problem still running may use the exact-Hessian preconditioner (cold starts;
 #: warm-started problems may from the first).
 NEWTON_AFTER = 4
+#: The same for warm-started problems (their start is already close to the optimum).
+NEWTON_AFTER_WARM = 2
+#: Iterations each problem runs on the plain gradient before the eigendecomposition preconditioner is built
+#: (well-conditioned problems converge within them and never pay for it).
+LAZY_ITERS = 3
 #: Iterations between refreshes of the exact-Hessian preconditioner.
 NEWTON_EVERY = 5
 #: The exact Hessian preconditions once the curvature p (1 - p) of some example exceeds another's this many times.
@@ -269,7 +274,7 @@ def _fit(X: Any, y: Any, Cs: Any, standardize: bool, tol: float, rtol: float, ma
         path: list[tuple[float, torch.Tensor, torch.Tensor]] = []  # (C, W, b) solved so far in this chunk
         for cs in [slice(j, j + 1) for j in order] if warm_start else chunks(P, 1, c_size):
             res = _solve(basis, target, Cs_t[cs], b0, k, tol, max_iter, memory, newton_steps, rtol,
-                         0 if warm_start else NEWTON_AFTER, _warm_starts(path, float(Cs_t[cs][0])))
+                         NEWTON_AFTER_WARM if warm_start else NEWTON_AFTER, _warm_starts(path, float(Cs_t[cs][0])))
             W, b, iters, conv, gnorm, obj = res
             if warm_start:
                 path.append((float(Cs_t[cs][0]), W, b))
@@ -348,6 +353,7 @@ class _Basis:
     def __init__(self, X: torch.Tensor, kind: str) -> None:
         self.X = X
         self.kind = kind
+        self.ready = True  # the preconditioner is built (primal and low-rank: on first use)
         # the exact-Hessian preconditioner is used where an r x r system is cheap (see _NewtonFactors)
         self.newton_ok = kind in ("primal", "dual") and min(X.shape[1:]) <= NEWTON_MAX_DIM
         self.V: torch.Tensor | None = None
@@ -356,16 +362,13 @@ class _Basis:
             self.F, self.Ft = X, X.transpose(1, 2).contiguous()
             self.lam_w = None
             return
-        if kind == "lowrank":
-            self._lowrank(X, LOWRANK)
+        if kind in ("primal", "lowrank"):
+            # The eigendecomposition is built on first use (`ready`): well-conditioned problems converge
+            # without it (see LAZY_ITERS), and then never pay for it.
+            self.F, self.Ft = X, X.transpose(1, 2).contiguous()
+            self.ready = False
             return
         eps = torch.finfo(X.dtype).eps
-        if kind == "primal":
-            self.F, self.Ft = X, X.transpose(1, 2).contiguous()
-            lam, V = torch.linalg.eigh(self.Ft @ self.F)
-            self.lam, self.V, self.Vt = lam.to(_F64).clamp_min(0.0), V, V.transpose(1, 2).contiguous()
-            self.lam_w = self.lam.to(X.dtype)
-            return
         # The kernel is decomposed in float64: the map back to feature space divides by sqrt(lam).
         X64 = X.to(_F64)
         lam, Q = torch.linalg.eigh(X64 @ X64.transpose(1, 2))  # [G, n], [G, n, n], ascending
@@ -381,8 +384,17 @@ class _Basis:
         self.F = (self.Q * lam.sqrt()[:, None, :]).to(X.dtype).contiguous()
         self.Ft = self.F.transpose(1, 2).contiguous()
 
+    def build(self) -> None:
+        """The eigenpairs of ``X^T X`` behind the primal or low-rank preconditioner."""
+        if self.kind == "lowrank":
+            self._lowrank(self.X, LOWRANK)
+        else:
+            lam, V = torch.linalg.eigh(self.Ft @ self.F)
+            self.lam, self.V, self.Vt = lam.to(_F64).clamp_min(0.0), V, V.transpose(1, 2).contiguous()
+            self.lam_w = self.lam.to(self.X.dtype)
+        self.ready = True
+
     def _lowrank(self, X: torch.Tensor, rank: int) -> None:
-        self.F, self.Ft = X, X.transpose(1, 2).contiguous()
         G, n, d = X.shape
         width = rank + 16
         gen = torch.Generator(device=X.device).manual_seed(0)
@@ -405,6 +417,8 @@ class _Basis:
         ``g`` (per class eigen-direction); plain basis: identity."""
         if self.kind == "plain":
             return g
+        if not self.ready:
+            self.build()
         s = 1.0 / (c[..., None] * self.lam_w[:, None, None, :] + 1.0)  # [G, a, k, r]
         if self.kind == "dual":
             return g * s
@@ -634,7 +648,7 @@ def _solve(
         # New direction: the preconditioned gradient, unit norm. Where the curvature p (1 - p) varies over
         # examples by more than NEWTON_SPREAD (large C), which the scalar-curvature preconditioner ignores,
         # the exact Hessian of the loss preconditions instead (from iteration `newton_after` on).
-        S0, sb0 = _direction(basis, p, Gw, gb, Cw, n)
+        S0, sb0 = _direction(basis, p, Gw, gb, Cw, n, lazy=it < LAZY_ITERS)
         if it >= newton_after and basis.newton_ok:
             if factor is None:
                 factor = _NewtonFactors(G, a, k, r + 1, dev)
@@ -747,15 +761,17 @@ def _best_start(starts: list[tuple[torch.Tensor, torch.Tensor]], Ft: torch.Tenso
 
 
 def _direction(
-    basis: _Basis, p: torch.Tensor, Gw: torch.Tensor, gb: torch.Tensor, Cw: torch.Tensor, n: int
+    basis: _Basis, p: torch.Tensor, Gw: torch.Tensor, gb: torch.Tensor, Cw: torch.Tensor, n: int,
+    lazy: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Preconditioned gradient ``(S0 [G, a, k, r], sb0 [G, a, k])`` (not yet normalized).
+    """Preconditioned gradient ``(S0 [G, a, k, r], sb0 [G, a, k])`` (not yet normalized); with ``lazy``, the
+    plain gradient while the preconditioner is not built yet.
 
     The Hessian of the loss is approximated by ``C * mean(D) * X^T X`` with ``D = p (1 - p)`` averaged over
     examples and logits, plus the identity of the penalty. (A class-coupled ``k x k`` curvature in place of
     the scalar was tried: no fewer iterations, slower ones.)
     """
-    if basis.kind == "plain":
+    if basis.kind == "plain" or (lazy and not basis.ready):
         return Gw, gb
     c = Cw * (p * (1.0 - p)).mean(dim=(2, 3))  # [G, a]
     S0 = basis.precondition(Gw, c[..., None].expand(*c.shape, Gw.shape[2]))
