@@ -520,7 +520,7 @@ class _NewtonFactors:
         dg = H.diagonal(dim1=-2, dim2=-1).clamp_min(1e-300).rsqrt()
         Hs = H.mul_(dg[..., :, None]).mul_(dg[..., None, :])
         eye = torch.eye(r1, dtype=_F64, device=F1.device)
-        ok = torch.isfinite(Hs).flatten(-2).all(-1)
+        ok = torch.isfinite(Hs.sum(dim=(-2, -1)))  # (a sum is NaN or infinite if any entry is)
         if not bool(ok.all()):
             Hs = torch.where(ok[..., None, None], Hs, eye)
         Hs[..., idx, idx] += 1e-12
@@ -642,7 +642,10 @@ def _solve(
         a = ids.shape[0]
         p = _probs(Z, k)
         R = _residual(Z, p, target, k) * Cw[:, :, None, None]  # [G, a, k, n]
-        Gw = (Ft @ R.reshape(G, a * k, n).transpose(1, 2)).transpose(1, 2).reshape(G, a, k, r) + W
+        if a * k == 1:  # a matrix-vector product runs faster against the transposed copy
+            Gw = (Ft @ R.reshape(G, a * k, n).transpose(1, 2)).transpose(1, 2).reshape(G, a, k, r) + W
+        else:
+            Gw = (R.reshape(G, a * k, n) @ F).reshape(G, a, k, r) + W
         gb = R.sum(dim=3)
         gmax = torch.maximum(Gw.abs().amax(dim=(2, 3)), gb.abs().amax(dim=2)) / (Cw * n)
         # New direction: the preconditioned gradient, unit norm. Where the curvature p (1 - p) varies over
