@@ -327,3 +327,27 @@ def test_relative_rule_reaches_the_optimum_where_the_gradient_rule_stops_early()
 
     assert max(errors(fit_logistic(X[None], y, Cs))) <= 1e-2
     assert errors(fit_logistic(X[None], y, Cs, rtol=0.0))[1] >= 0.1
+
+
+@pytest.mark.slow
+def test_softmax_at_large_C_on_minilm_features_stays_finite(tmp_path):
+    # Regression: the demo's 3-class `sentence_length` task, MiniLM layer 4, first 1000 training rows. In
+    # float32 at C = 1e4 the relative rule cannot be met (rounding), the line search found no descent, and a
+    # degenerate subspace step turned the weights into NaN after 100 iterations. A problem whose objective
+    # cannot decrease any more now stops, and non-finite subspace steps are zero.
+    from probewise.extract import ExtractConfig, run_extract
+
+    store = run_extract(ExtractConfig(out=str(tmp_path / "s"), task="sentence_length", task_size=2000,
+                                      layers="4", progress=False))
+    X = store.read("4", "train")[:1000]
+    y = store.labels[store.indices("train")][:1000]
+    Cs = [1e2, 1e3, 1e4]
+    path = fit_logistic(X, y, Cs)
+    assert torch.isfinite(path.coef).all() and torch.isfinite(path.intercept).all()
+    assert bool(path.converged.all())
+    assert int(path.n_iter.max()) < 100
+    Xs = StandardScaler().fit_transform(X.numpy())
+    for j, C in enumerate(Cs):  # same training accuracy as scikit-learn run to convergence
+        ref = _reference(Xs, y, C, tol=1e-8)
+        ours = (path.predict(X)[0, j].numpy() == y).mean()
+        assert abs(ours - ref.score(Xs, y)) <= 0.01, C

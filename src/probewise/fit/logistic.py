@@ -18,11 +18,11 @@ scikit-learn's rule.
 Method. Features are centred (an exact reparametrization of the intercept) and, by default, scaled to unit
 variance per layer. The C values are solved in ascending order, all layers of a chunk together, each problem
 warm-started from the solution at the previous C or its linear extrapolation in log C from the two previous
-ones, whichever has the lower objective (at large C the path of separable data is close to linear in log C). Each iteration is a *sequential subspace optimization*: the
-preconditioned gradient and the last ``memory`` steps span a small subspace in which the objective is minimized
-by Newton steps with an exact line search. Because the model is linear, the images ``X @ s`` of the subspace
-directions are kept, so an iteration costs one forward and one backward product with the data and nothing else
-of size ``n x d``. Two preconditioners:
+ones, whichever has the lower objective (at large C the path of separable data is close to linear in log C).
+Each iteration is a *sequential subspace optimization*: the preconditioned gradient and the last ``memory``
+steps span a small subspace in which the objective is minimized by Newton steps with an exact line search.
+Because the model is linear, the images ``X @ s`` of the subspace directions are kept, so an iteration costs
+one forward and one backward product with the data and nothing else of size ``n x d``. Two preconditioners:
 
 * ``(C * mean(D) * X^T X + I)^-1`` from one eigendecomposition of the Gram matrix per layer (``D`` the logistic
   curvature ``p (1 - p)``), exact while every ``D`` is about equal (small C);
@@ -634,6 +634,7 @@ def _solve(
     Sbh = torch.zeros(G, P, 0, k, dtype=dt, device=dev)
     Uh = torch.zeros(G, P, 0, k, n, dtype=dt, device=dev)  # their images X @ s
     live = torch.ones(G, P, dtype=torch.bool, device=dev)  # per (layer, C): still iterating
+    stalled = torch.zeros(G, P, dtype=torch.bool, device=dev)  # the last iteration could not decrease the objective
     factor: _NewtonFactors | None = None  # exact-Hessian preconditioners, once in use
     eps = torch.finfo(dt).eps
     f_norm = basis.largest_column_norm()[:, None]  # [G, 1]
@@ -670,12 +671,13 @@ def _solve(
         # estimate of the distance to the optimum; stop when it is below rtol * ||W||. The gradient rule alone,
         # scaled by 1/(C n), stops far from the optimum at large C.
         # In float32 the rounding error of X^T R (about eps ||R|| ||F_j||, growing with C) is a floor for the step
-        # along directions with little curvature (the null space of rank-deficient features): it is allowed for.
+        # along directions with little curvature (the null space of rank-deficient features): it is allowed for,
+        # and a problem whose objective cannot decrease any more at the working precision (`stalled`) is done.
         nrm = (S0.square().sum(dim=(2, 3)) + sb0.square().sum(dim=2)).sqrt()
         floor = eps * R.square().sum(dim=(2, 3)).sqrt() * f_norm
         ok = gmax <= tol
         if rtol > 0:
-            ok &= nrm <= rtol * W.square().sum(dim=(2, 3)).sqrt() + floor
+            ok &= (nrm <= rtol * W.square().sum(dim=(2, 3)).sqrt() + floor) | stalled
         done = live & ok if it < max_iter else live.clone()
         if bool(done.any()):
             gi, pi = done.nonzero(as_tuple=True)
@@ -691,7 +693,8 @@ def _solve(
                 break
             if not bool(keep.all()):
                 ids = ids[keep]
-                Cw, W, b, Z, Sh, Sbh, Uh, live = (t[:, keep] for t in (Cw, W, b, Z, Sh, Sbh, Uh, live))
+                Cw, W, b, Z, Sh, Sbh, Uh, live, stalled = (t[:, keep] for t in (Cw, W, b, Z, Sh, Sbh, Uh, live,
+                                                                                  stalled))
                 if factor is not None:
                     factor.keep(keep)
                 p, R, Gw, gb = p[:, keep], R[:, keep], Gw[:, keep], gb[:, keep]
@@ -720,11 +723,14 @@ def _solve(
                 grad = (U.reshape(G * a, -1, k * n) @ Rt).reshape(G, a, -1) + Sw + (SS @ beta[..., None])[..., 0]
             H = _curvature(p, U, Cw, k) + SS
             dbeta = (-_solve_small(H, grad)).to(dt)
+            dbeta = torch.where(torch.isfinite(dbeta), dbeta, torch.zeros_like(dbeta))  # (float32 overflow)
             dd = (dbeta[:, :, :, None, None] * U).sum(dim=2)
             t = _line_search(Z + dz, dd, target, Cw, k, grad, dbeta, SS)
+            t = torch.where(torch.isfinite(t), t, torch.zeros_like(t))
             beta = beta + t[:, :, None] * dbeta
             dz = dz + t[:, :, None, None] * dd
         beta = beta * live.to(dt)[:, :, None]  # finished (layer, C) pairs stay put
+        stalled = (beta == 0).all(dim=-1)
         dz = dz * live.to(dt)[:, :, None, None]
         step_w = (beta.reshape(G * a, 1, -1) @ Sf).reshape(G, a, k, r)
         step_b = (beta[..., None] * Sb).sum(dim=2)
