@@ -112,5 +112,8 @@ def data_parallel_enabled() -> bool:
 
 
 def shutdown() -> None:
+    """Leave the process group: every rank waits for the others first, so none tears down its connections
+    while another still talks to it."""
     if dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()

@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 from collections.abc import Sequence
@@ -468,6 +469,11 @@ def train(
         for m in model.modules():
             if isinstance(m, SeededDropout):
                 m.generator = None
+        if group is not None:
+            # The DDP wrapper sits in reference cycles: left to the garbage collector it can outlive the process
+            # group and abort the interpreter at exit ("terminate called without an active exception").
+            del net
+            gc.collect()
     with torch.no_grad():
         for b, p in zip(best, params, strict=True):
             p.copy_(b)
