@@ -652,7 +652,7 @@ def _solve(
         # New direction: the preconditioned gradient, unit norm. Where the curvature p (1 - p) varies over
         # examples by more than NEWTON_SPREAD (large C), which the scalar-curvature preconditioner ignores,
         # the exact Hessian of the loss preconditions instead (from iteration `newton_after` on).
-        S0, sb0 = _direction(basis, p, Gw, gb, Cw, n, lazy=it < LAZY_ITERS)
+        has = None  # [G, a] problems preconditioned by their exact Hessian
         if it >= newton_after and basis.newton_ok:
             if factor is None:
                 factor = _NewtonFactors(G, a, k, r + 1, dev)
@@ -663,7 +663,11 @@ def _solve(
             if bool(need.any()):
                 factor.update(basis, p, Cw, need, it)
                 has = factor.built >= 0
-            if bool(has.any()):
+        if has is not None and bool((has | ~live).all()):  # (the scalar preconditioner, and its build, unused)
+            S0, sb0 = _newton_apply(factor, Gw, gb)
+        else:
+            S0, sb0 = _direction(basis, p, Gw, gb, Cw, n, lazy=it < LAZY_ITERS)
+            if has is not None and bool(has.any()):
                 S1, sb1 = _newton_apply(factor, Gw, gb)
                 S0 = torch.where(has[..., None, None], S1, S0)
                 sb0 = torch.where(has[..., None], sb1, sb0)
