@@ -70,14 +70,11 @@ from probewise.fit._common import (
     resolve_dtype,
     torch_threads,
 )
+from probewise.fit._precondition import Basis, NewtonFactors, newton_apply, plan
 
 __all__ = ["LogisticPath", "fit_logistic"]
 
 _F64 = torch.float64
-#: Rank of the low-rank (randomized) preconditioner.
-LOWRANK = 128
-#: Largest solver dimension (``d``, or ``n`` in the dual basis) for the exact-Hessian preconditioner.
-NEWTON_MAX_DIM = 1024
 #: Iteration from which a problem still running may use the exact-Hessian preconditioner (cold starts;
 #: warm-started problems may from the first).
 NEWTON_AFTER = 4
@@ -90,8 +87,6 @@ LAZY_ITERS = 3
 NEWTON_EVERY = 5
 #: The exact Hessian preconditions once the curvature p (1 - p) of some example exceeds another's this many times.
 NEWTON_SPREAD = 4.0
-#: Rows whose curvature is below this fraction of the largest are left out of the exact-Hessian preconditioner.
-HESSIAN_DROP = 1e-3
 
 
 @dataclass
@@ -237,7 +232,7 @@ def _fit(X: Any, y: Any, Cs: Any, standardize: bool, tol: float, rtol: float, ma
         b0 = torch.log(prior) - torch.log(prior).mean()
 
     m_dim = min(n, d)
-    kind = _plan(precondition, n, d, P * k)
+    kind = plan(precondition, n, d, P * k)
     dual = kind == "dual"
     r = n if dual else d
     esize = torch.finfo(wdt).bits // 8
@@ -270,7 +265,7 @@ def _fit(X: Any, y: Any, Cs: Any, standardize: bool, tol: float, rtol: float, ma
         Xb = layer_block(Xl, sl, wdt, dev, check_finite=False)
         mean, scale = center_scale_(Xb, standardize)
         means[sl], scales[sl] = mean, scale
-        basis = _Basis(Xb, kind)
+        basis = Basis(Xb, kind)
         path: list[tuple[float, torch.Tensor, torch.Tensor]] = []  # (C, W, b) solved so far in this chunk
         for cs in [slice(j, j + 1) for j in order] if warm_start else chunks(P, 1, c_size):
             res = _solve(basis, target, Cs_t[cs], b0, k, tol, max_iter, memory, newton_steps, rtol,
@@ -316,145 +311,6 @@ def _warm_starts(path: list[tuple[float, torch.Tensor, torch.Tensor]],
     return starts
 
 
-def _plan(precondition: bool | str, n: int, d: int, columns: int) -> str:
-    """Which basis to solve in: ``"plain"``, ``"primal"``, ``"dual"`` (exact) or ``"lowrank"``."""
-    if precondition is False:
-        return "plain"
-    exact = "dual" if d > n else "primal"
-    if precondition == "exact":
-        return exact
-    m = min(n, d)
-    if precondition == "lowrank":
-        return "lowrank" if d > LOWRANK + 16 else exact
-    exact_cost = n * d * m + 4 * m**3  # Gram (or kernel) product + eigendecomposition
-    lowrank_cost = 10 * n * d * (LOWRANK + 16) if d > LOWRANK + 16 else float("inf")  # 5 wide passes
-    if exact == "dual":  # the exact reduction also makes every later pass cheaper (n x n instead of n x d)
-        exact_cost /= 2
-    kind, cost = (exact, exact_cost) if exact_cost <= lowrank_cost else ("lowrank", lowrank_cost)
-    one_pass = 4 * n * d * max(columns, 8)  # forward + backward product (narrow products run as ~8 wide)
-    if precondition == "auto" and cost > 50 * one_pass:
-        return "plain"
-    return kind
-
-
-class _Basis:
-    """The design the solver sees, and its preconditioner.
-
-    * plain: ``F = X``, no preconditioner;
-    * primal: ``F = X`` with ``X^T X = V diag(lam) V^T``;
-    * dual (``d > n``): ``X X^T = Q diag(lam) Q^T``, ``F = Q sqrt(lam)`` (``[n, r]``, the exact reduction of
-      the problem to the span of the examples; ``||w|| = ||a||`` for ``w = X^T Q lam^-1/2 a``) and a
-      diagonal preconditioner;
-    * lowrank: ``F = X`` with the top ``rank`` eigenpairs of ``X^T X`` from a randomized range finder (one
-      power iteration, a fixed seed) and the rest of the spectrum replaced by its mean (a Nystrom-type
-      preconditioner): no ``d x d`` Gram matrix and no ``d x d`` eigendecomposition.
-    """
-
-    def __init__(self, X: torch.Tensor, kind: str) -> None:
-        self.X = X
-        self.kind = kind
-        self.ready = True  # the preconditioner is built (primal and low-rank: on first use)
-        # the exact-Hessian preconditioner is used where an r x r system is cheap (see _NewtonFactors)
-        self.newton_ok = kind in ("primal", "dual") and min(X.shape[1:]) <= NEWTON_MAX_DIM
-        self.V: torch.Tensor | None = None
-        self.lam: torch.Tensor | None = None
-        if kind == "plain":
-            self.F, self.Ft = X, X.transpose(1, 2).contiguous()
-            self.lam_w = None
-            return
-        if kind in ("primal", "lowrank"):
-            # The eigendecomposition is built on first use (`ready`): well-conditioned problems converge
-            # without it (see LAZY_ITERS), and then never pay for it.
-            self.F, self.Ft = X, X.transpose(1, 2).contiguous()
-            self.ready = False
-            return
-        eps = torch.finfo(X.dtype).eps
-        # The kernel is decomposed in float64: the map back to feature space divides by sqrt(lam).
-        X64 = X.to(_F64)
-        lam, Q = torch.linalg.eigh(X64 @ X64.transpose(1, 2))  # [G, n], [G, n, n], ascending
-        cut = lam.amax(dim=1, keepdim=True) * (max(X.shape[1:]) * eps)
-        keep = lam > cut
-        r = max(1, int(keep.sum(dim=1).max()))
-        lam, Q, keep = lam[:, -r:], Q[:, :, -r:], keep[:, -r:]
-        lam = torch.where(keep, lam, torch.zeros_like(lam))
-        self.lam = lam
-        self.lam_w = lam.to(X.dtype)
-        self.Q = Q * keep.to(_F64)[:, None, :]
-        self.X = X64
-        self.F = (self.Q * lam.sqrt()[:, None, :]).to(X.dtype).contiguous()
-        self.Ft = self.F.transpose(1, 2).contiguous()
-
-    def build(self) -> None:
-        """The eigenpairs of ``X^T X`` behind the primal or low-rank preconditioner."""
-        if self.kind == "lowrank":
-            self._lowrank(self.X, LOWRANK)
-        else:
-            lam, V = torch.linalg.eigh(self.Ft @ self.F)
-            self.lam, self.V, self.Vt = lam.to(_F64).clamp_min(0.0), V, V.transpose(1, 2).contiguous()
-            self.lam_w = self.lam.to(self.X.dtype)
-        self.ready = True
-
-    def _lowrank(self, X: torch.Tensor, rank: int) -> None:
-        G, n, d = X.shape
-        width = rank + 16
-        gen = torch.Generator(device=X.device).manual_seed(0)
-        omega = torch.randn(G, d, width, generator=gen, device=X.device, dtype=X.dtype)
-        Y = self.Ft @ (self.F @ omega)
-        Q = torch.linalg.qr(Y).Q
-        Q = torch.linalg.qr(self.Ft @ (self.F @ Q)).Q  # one power iteration
-        XQ = self.F @ Q  # [G, n, width]
-        mu, E = torch.linalg.eigh(XQ.transpose(1, 2) @ XQ)  # Rayleigh-Ritz, ascending
-        mu, E = mu[:, -rank:], E[:, :, -rank:]
-        self.V = Q @ E  # [G, d, rank]
-        self.Vt = self.V.transpose(1, 2).contiguous()
-        self.lam = mu.to(_F64).clamp_min(0.0)
-        self.lam_w = self.lam.to(X.dtype)
-        trace = X.square().sum(dim=(1, 2), dtype=_F64)
-        self.tail = ((trace - self.lam.sum(dim=1)).clamp_min(0.0) / (d - rank)).to(X.dtype)  # [G]
-
-    def precondition(self, g: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """Apply ``(c X^T X + I)^-1`` to ``g [G, a, k, r]``, with ``c [G, a, k]`` one curvature per row of
-        ``g`` (per class eigen-direction); plain basis: identity."""
-        if self.kind == "plain":
-            return g
-        if not self.ready:
-            self.build()
-        s = 1.0 / (c[..., None] * self.lam_w[:, None, None, :] + 1.0)  # [G, a, k, r]
-        if self.kind == "dual":
-            return g * s
-        G, a, k, r = g.shape
-        if self.kind == "lowrank":
-            s_tail = 1.0 / (c * self.tail[:, None, None] + 1.0)  # [G, a, k]
-            q = self.V.shape[2]
-            gv = (g.reshape(G, a * k, r) @ self.V).reshape(G, a, k, q) * (s - s_tail[..., None])
-            return g * s_tail[..., None] + (gv.reshape(G, a * k, q) @ self.Vt).reshape(G, a, k, r)
-        gv = (g.reshape(G, a * k, r) @ self.V).reshape(G, a, k, r) * s
-        return (gv.reshape(G, a * k, r) @ self.Vt).reshape(G, a, k, r)
-
-    def largest_column_norm(self) -> torch.Tensor:
-        """``[G]`` the largest column norm of the design (cached)."""
-        if getattr(self, "_col_norm", None) is None:
-            self._col_norm = self.F.square().sum(dim=1).amax(dim=1).sqrt()
-        return self._col_norm
-
-    def design_with_ones(self) -> torch.Tensor:
-        """``[F 1]`` (``[G, n, r + 1]``), the design with the intercept's column; built on first use."""
-        if getattr(self, "_F1", None) is None:
-            ones = torch.ones(*self.F.shape[:2], 1, dtype=self.F.dtype, device=self.F.device)
-            self._F1 = torch.cat([self.F, ones], dim=2)
-        return self._F1
-
-    def to_features(self, W: torch.Tensor) -> torch.Tensor:
-        """Map solver weights ``[G, P, k, r]`` to feature weights ``[G, P, k, d]`` (float64)."""
-        if self.kind != "dual":
-            return W.to(_F64)
-        G, P, k, r = W.shape
-        inv = torch.where(self.lam > 0, self.lam.rsqrt(), torch.zeros_like(self.lam))  # [G, r]
-        coef_q = (W.to(_F64) * inv[:, None, None, :]).reshape(G, P * k, r)
-        wq = coef_q @ self.Q.transpose(1, 2)  # [G, P*k, n]
-        return (wq @ self.X).reshape(G, P, k, -1)
-
-
 def _probs(Z: torch.Tensor, k: int) -> torch.Tensor:
     return torch.sigmoid(Z) if k == 1 else torch.softmax(Z, dim=2)
 
@@ -470,84 +326,6 @@ def _residual(Z: torch.Tensor, p: torch.Tensor, target: torch.Tensor, k: int) ->
     return torch.where(target > 0, -other, p)
 
 
-class _NewtonFactors:
-    """Cholesky factors of the exact Hessian of ``C sum loss + ||W||^2/2`` in (W, b), per problem: of the whole
-    Hessian for one logit, of its class-diagonal blocks for the softmax. ``chol_t [G, a, k, r+1, r+1]`` and the
-    Jacobi scaling ``dg [G, a, k, r+1]`` (float64); ``built [G, a]`` the iteration of each problem's last
-    build (-1: none yet, the problem uses the scalar-curvature preconditioner).
-
-    ``H = C [F 1]^T diag(D) [F 1] + I`` is one product ``(sqrt(D) [F 1])^T (sqrt(D) [F 1])`` in the working
-    dtype per problem and class (``n r^2``, about 15 passes over the data at ``r = 384``, fewer rows at large
-    C, see ``HESSIAN_DROP``), then a Jacobi scaling and a Cholesky factorization in float64 (``r^3 / 3``).
-    Only the problems that need one are built.
-    """
-
-    def __init__(self, G: int, a: int, k: int, r1: int, device: torch.device) -> None:
-        # identity factors until built, so that one solve over the whole batch needs no gathering; kept
-        # transposed, so that ``chol_t.mT`` has the column-major layout LAPACK solves with, without a copy
-        self.chol_t = torch.eye(r1, dtype=_F64, device=device).expand(G, a, k, r1, r1).clone()
-        self.dg = torch.ones(G, a, k, r1, dtype=_F64, device=device)
-        self.built = torch.full((G, a), -1, dtype=torch.int64, device=device)
-
-    def keep(self, cols: torch.Tensor) -> None:
-        self.chol_t, self.dg, self.built = self.chol_t[:, cols], self.dg[:, cols], self.built[:, cols]
-
-    def solve(self, g: torch.Tensor) -> torch.Tensor:
-        """``H^-1 g`` for ``g [G, a, k, r+1]`` (float64; ``g`` itself for the problems not built yet)."""
-        return torch.cholesky_solve((self.dg * g.to(_F64))[..., None], self.chol_t.mT)[..., 0] * self.dg
-
-    def update(self, basis: _Basis, p: torch.Tensor, Cw: torch.Tensor, need: torch.Tensor, it: int) -> None:
-        """(Re)build the factors of the problems ``need [G, a]`` at the probabilities ``p [G, a, k, n]``."""
-        F1 = basis.design_with_ones()  # [G, n, r + 1]
-        r1 = F1.shape[2]
-        k = p.shape[2]
-        gi, ai = need.nonzero(as_tuple=True)
-        q = gi.shape[0]
-        D = p[gi, ai] * (1.0 - p[gi, ai])  # [q, k, n]
-        H = torch.empty(q, k, r1, r1, dtype=_F64, device=F1.device)
-        for t in range(q):
-            for j in range(k):
-                # Rows whose curvature is below HESSIAN_DROP of the largest add almost nothing (a preconditioner
-                # need not be exact; the subspace step uses the exact curvature): at large C most rows.
-                Dj = D[t, j]
-                rows = (Dj >= Dj.amax() * HESSIAN_DROP).nonzero()[:, 0]
-                Fa = F1[gi[t]].index_select(0, rows) * Dj.index_select(0, rows).sqrt()[:, None]
-                H[t, j] = Fa.T @ Fa
-        H *= Cw[gi, ai].to(_F64)[:, None, None, None]
-        idx = torch.arange(r1, device=F1.device)
-        # (the intercept is not penalized; as a preconditioner, a unit floor keeps separable data tame)
-        H[..., idx, idx] += 1.0
-        dg = H.diagonal(dim1=-2, dim2=-1).clamp_min(1e-300).rsqrt()
-        Hs = H.mul_(dg[..., :, None]).mul_(dg[..., None, :])
-        eye = torch.eye(r1, dtype=_F64, device=F1.device)
-        ok = torch.isfinite(Hs.sum(dim=(-2, -1)))  # (a sum is NaN or infinite if any entry is)
-        if not bool(ok.all()):
-            Hs = torch.where(ok[..., None, None], Hs, eye)
-        Hs[..., idx, idx] += 1e-12
-        chol, info = torch.linalg.cholesky_ex(Hs)
-        bad = info != 0
-        if bool(bad.any()):  # numerically singular: fall back to the identity for those problems
-            chol = torch.where(bad[..., None, None], eye, chol)
-            dg = torch.where(bad[..., None], torch.ones_like(dg), dg)
-        self.chol_t[gi, ai], self.dg[gi, ai] = chol.mT, dg
-        self.built[gi, ai] = it
-
-
-def _newton_apply(factor: _NewtonFactors, Gw: torch.Tensor, gb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``H^-1 (Gw, gb)`` for the factors of :class:`_NewtonFactors`: ``(S0 [G, a, k, r], sb0 [G, a, k])``."""
-    r, k = Gw.shape[-1], Gw.shape[2]
-    # Softmax: the loss does not change when the same vector is added to every class's weights (or the same
-    # number to every intercept), so along those directions the curvature is the penalty's alone: the
-    # class-diagonal blocks act on the class-centred gradient, the common part takes its exact Newton step
-    # (weights: the mean gradient; intercepts: none, they are defined up to a constant).
-    gbar = Gw.mean(dim=2, keepdim=True) if k > 1 else None
-    g = torch.cat([Gw - gbar if k > 1 else Gw, gb[..., None]], dim=-1)  # [G, a, k, r + 1]
-    x = factor.solve(g).to(Gw.dtype)
-    S0, sb0 = x[..., :r], x[..., r]
-    if k > 1:
-        S0 = S0 - S0.mean(dim=2, keepdim=True) + gbar
-        sb0 = sb0 - sb0.mean(dim=-1, keepdim=True)
-    return S0.contiguous(), sb0.contiguous()
 
 
 def _curvature(p: torch.Tensor, U: torch.Tensor, Cw: torch.Tensor, k: int) -> torch.Tensor:
@@ -591,7 +369,7 @@ def _solve_small(H: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
 
 
 def _solve(
-    basis: _Basis,
+    basis: Basis,
     target: torch.Tensor,
     Cs: torch.Tensor,
     b0: torch.Tensor,
@@ -635,7 +413,7 @@ def _solve(
     Uh = torch.zeros(G, P, 0, k, n, dtype=dt, device=dev)  # their images X @ s
     live = torch.ones(G, P, dtype=torch.bool, device=dev)  # per (layer, C): still iterating
     stalled = torch.zeros(G, P, dtype=torch.bool, device=dev)  # the last iteration could not decrease the objective
-    factor: _NewtonFactors | None = None  # exact-Hessian preconditioners, once in use
+    factor: NewtonFactors | None = None  # exact-Hessian preconditioners, once in use
     eps = torch.finfo(dt).eps
     f_norm = basis.largest_column_norm()[:, None]  # [G, 1]
 
@@ -655,7 +433,7 @@ def _solve(
         has = None  # [G, a] problems preconditioned by their exact Hessian
         if it >= newton_after and basis.newton_ok:
             if factor is None:
-                factor = _NewtonFactors(G, a, k, r + 1, dev)
+                factor = NewtonFactors(G, a, k, r + 1, dev)
             curv = p * (1.0 - p)
             wide = curv.amax(dim=(2, 3)) > NEWTON_SPREAD * curv.amin(dim=(2, 3))
             has = factor.built >= 0
@@ -664,11 +442,11 @@ def _solve(
                 factor.update(basis, p, Cw, need, it)
                 has = factor.built >= 0
         if has is not None and bool((has | ~live).all()):  # (the scalar preconditioner, and its build, unused)
-            S0, sb0 = _newton_apply(factor, Gw, gb)
+            S0, sb0 = newton_apply(factor, Gw, gb)
         else:
             S0, sb0 = _direction(basis, p, Gw, gb, Cw, n, lazy=it < LAZY_ITERS)
             if has is not None and bool(has.any()):
-                S1, sb1 = _newton_apply(factor, Gw, gb)
+                S1, sb1 = newton_apply(factor, Gw, gb)
                 S0 = torch.where(has[..., None, None], S1, S0)
                 sb0 = torch.where(has[..., None], sb1, sb0)
         # Relative rule: the preconditioned gradient (the Newton step, once the exact Hessian is in use) is an
@@ -774,7 +552,7 @@ def _best_start(starts: list[tuple[torch.Tensor, torch.Tensor]], Ft: torch.Tenso
 
 
 def _direction(
-    basis: _Basis, p: torch.Tensor, Gw: torch.Tensor, gb: torch.Tensor, Cw: torch.Tensor, n: int,
+    basis: Basis, p: torch.Tensor, Gw: torch.Tensor, gb: torch.Tensor, Cw: torch.Tensor, n: int,
     lazy: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Preconditioned gradient ``(S0 [G, a, k, r], sb0 [G, a, k])`` (not yet normalized); with ``lazy``, the
