@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from probewise.errors import ConfigError, DataError
+from probewise.fit.logistic import LogisticPath, fit_logistic
 
 _F64 = torch.float64
 
@@ -228,8 +229,6 @@ def fit_meandiff_streaming(stream: ShardStream, shrinkages: Sequence[float], rco
     Example:
         >>> # coef, intercept = fit_meandiff_streaming(ShardStream(store, "3"), [0.0, 0.1, 1.0])
     """
-    from probewise.fit.logistic import fit_logistic
-
     vals = [float(v) for v in shrinkages]
     if not vals or any(not np.isfinite(v) or v < 0 for v in vals):
         raise ConfigError(f"meandiff values must be finite shrinkages >= 0 (>= 1: no whitening), got "
@@ -268,27 +267,12 @@ def fit_meandiff_streaming(stream: ShardStream, shrinkages: Sequence[float], rco
 
 
 @dataclass
-class StreamedLogistic:
-    """Streamed logistic regression of every C (the fields of `LogisticPath` for one layer).
+class StreamedLogistic(LogisticPath):
+    """A :class:`~probewise.fit.LogisticPath` of one layer (``L = 1``: ``coef [1, C, d, k]``, float64, the
+    objective on standardized features) plus ``n_passes``, the passes over the data (the statistics pass
+    included)."""
 
-    Attributes:
-        coef `[G, d, k]`, intercept `[G, k]` (original feature space, float64), Cs `[G]`, classes,
-        n_iter `[G]` accepted iterations, converged `[G]`, grad_norm `[G]` (max-abs gradient of
-        `mean loss + ||W||²/(2Cn)`), objective `[G]` (`C Σ loss + ½||W||²` on standardized features),
-        n_passes (passes over the data, the statistics pass included), mean / scale `[d]`.
-    """
-
-    coef: torch.Tensor
-    intercept: torch.Tensor
-    Cs: torch.Tensor
-    classes: np.ndarray
-    n_iter: torch.Tensor
-    converged: torch.Tensor
-    grad_norm: torch.Tensor
-    objective: torch.Tensor
-    n_passes: int
-    mean: torch.Tensor
-    scale: torch.Tensor
+    n_passes: int = 0
 
 
 def fit_logistic_streaming(stream: ShardStream, Cs: Sequence[float], *, tol: float = 1e-4, max_iter: int = 500,
@@ -342,9 +326,10 @@ def fit_logistic_streaming(stream: ShardStream, Cs: Sequence[float], *, tol: flo
     W, b, n_iter, conv, gnorm, obj = solver.run(b_init, tol, max_iter)
     coef = W / scale[None, :, None]
     intercept = b - torch.einsum("d,gdk->gk", mean, coef)
-    return StreamedLogistic(coef=coef, intercept=intercept, Cs=torch.tensor(grid, dtype=_F64), classes=stream.classes,
-                            n_iter=n_iter, converged=conv, grad_norm=gnorm, objective=obj,
-                            n_passes=solver.passes + 1, mean=mean, scale=scale)
+    return StreamedLogistic(coef=coef[None], intercept=intercept[None], Cs=torch.tensor(grid, dtype=_F64),
+                            classes=stream.classes, n_iter=n_iter[None], converged=conv[None],
+                            grad_norm=gnorm[None], objective=obj[None], mean=mean[None], scale=scale[None],
+                            n_passes=solver.passes + 1)
 
 
 class _Lbfgs:

@@ -67,7 +67,7 @@ def stream_fit_grid(store, layer: str, probe: str, values: Sequence[float], *, s
     stream = ShardStream(store, layer, split, labels)
     if probe == "logistic":
         fit = fit_logistic_streaming(stream, vals, tol=tol, max_iter=max_iter)
-        return LinearGrid(fit.coef, fit.intercept)
+        return LinearGrid(fit.coef[0], fit.intercept[0])
     if probe == "ridge":
         if any(not np.isfinite(v) or v <= 0 for v in vals):
             raise ConfigError(f"every ridge alpha must be finite and > 0, got {vals}.")
