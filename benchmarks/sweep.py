@@ -7,13 +7,15 @@ built-in task, every layer × 10 C values.
   standardized per layer) and `fit_ridge_classifier` (all alphas from one eigendecomposition per layer).
 * scikit-learn: `StandardScaler` + `LogisticRegression(C, lbfgs)` in a loop over layers × C, at its defaults
   (max_iter=100) and at its best on 2 cores (the same loop under OPENBLAS_NUM_THREADS=1, in a subprocess since
-  the variable must be set before numpy loads); `StandardScaler` + `RidgeClassifierCV(alphas)` per layer.
+  the variable must be set before numpy loads); `StandardScaler` + `RidgeClassifierCV(alphas)` per layer, on
+  the float32 features and on float64 copies (probewise's ridge: float64, with and without LOO residuals).
 
 Reported: wall-time ratios, the (layer, C) each selects on validation (ties → smaller C, then lower layer,
 the sweep's rule), and the largest validation-accuracy difference over the whole grid.
 
 Run:  python benchmarks/sweep.py                 (task bigram_shift, 2000 sentences)
       python benchmarks/sweep.py --quick         (600 sentences)
+      python benchmarks/sweep.py --ridge-only    (the ridge lines alone)
       python benchmarks/sweep.py --scaling       (also synthetic n ∈ {10k, 100k} × d ∈ {384, 1024, 4096},
                                                  each against the scikit-learn loop, --scaling-budget s per cell)
 """
@@ -104,31 +106,57 @@ def exact_optimum(X, y) -> np.ndarray:
     return (pred == y["val"][None, None]).mean(-1)
 
 
-def ridge_both(X, y) -> dict:
+def ridge_both(X, y, repeats: int = 3) -> dict:
+    """probewise's ridge (float64, every alpha of every layer) vs ``StandardScaler`` + ``RidgeClassifierCV`` per
+    layer, each the best of ``repeats`` runs after a warm-up. probewise is timed twice: with the leave-one-out
+    residuals ``RidgeClassifierCV`` computes (``loo=True``), and without (what ``probewise sweep`` runs: it
+    selects on validation). scikit-learn is timed on the float32 features as the store gives them (it then
+    computes in float32) and on float64 copies (the precision probewise computes in)."""
     import torch
     from sklearn.linear_model import RidgeClassifierCV
     from sklearn.preprocessing import StandardScaler
 
     from probewise.fit import fit_ridge_classifier
 
-    t0 = time.perf_counter()
-    path = fit_ridge_classifier(torch.as_tensor(X["train"]), y["train"], ALPHAS, loo=True)
-    pred = path.predict(torch.as_tensor(X["val"])).numpy()
-    t_pw = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    sk_acc, sk_alpha = [], []
-    for layer in range(X["train"].shape[0]):
-        sc = StandardScaler().fit(X["train"][layer])
-        m = RidgeClassifierCV(alphas=ALPHAS).fit(sc.transform(X["train"][layer]), y["train"])
-        sk_acc.append((m.predict(sc.transform(X["val"][layer])) == y["val"]).mean())
-        sk_alpha.append(ALPHAS.index(float(m.alpha_)))
-    t_sk = time.perf_counter() - t0
-    pw_acc = (pred == y["val"][None, None]).mean(-1)  # [L, A]
-    same_alpha = pw_acc[np.arange(len(sk_alpha)), sk_alpha]  # probewise at the alpha sklearn's LOO chose
+    Xtr, Xva = torch.as_tensor(X["train"]), torch.as_tensor(X["val"])
+
+    def probewise(loo: bool):
+        t0 = time.perf_counter()
+        path = fit_ridge_classifier(Xtr, y["train"], ALPHAS, loo=loo)
+        path.predict(Xva)
+        return time.perf_counter() - t0, path
+
+    def sklearn(dtype):
+        tr, va = X["train"].astype(dtype), X["val"].astype(dtype)
+        t0 = time.perf_counter()
+        alphas, scores = [], []
+        for layer in range(tr.shape[0]):
+            sc = StandardScaler().fit(tr[layer])
+            m = RidgeClassifierCV(alphas=ALPHAS).fit(sc.transform(tr[layer]), y["train"])
+            alphas.append(ALPHAS.index(float(m.alpha_)))
+            scores.append(m.decision_function(sc.transform(va[layer])).astype(np.float64))
+        return time.perf_counter() - t0, (alphas, scores)
+
+    def best(fn, arg):
+        fn(arg)  # warm-up
+        return min((fn(arg) for _ in range(repeats)), key=lambda r: r[0])
+
+    t_loo, path = best(probewise, True)
+    t_val, _ = best(probewise, False)
+    z = path.decision_function(Xva).numpy()[..., 0]  # [L, A, m], float64: the exact solutions
+    pw_acc = (path.predict(Xva).numpy() == y["val"][None, None]).mean(-1)  # [L, A]
     pw_loo_alpha = path.loo_mse.mean(-1).argmin(1).numpy()  # the alpha probewise's own LOO errors choose
-    return {"probewise_s": t_pw, "sklearn_RidgeClassifierCV_s": t_sk, "ratio": t_sk / t_pw,
-            "max_val_acc_diff_at_sklearn_alpha": float(np.max(np.abs(same_alpha - np.asarray(sk_acc)))),
-            "same_loo_alpha": bool((pw_loo_alpha == np.asarray(sk_alpha)).all())}
+    out = {"probewise_s": t_loo, "probewise_val_only_s": t_val}
+    for name, dtype in (("float32", np.float32), ("float64", np.float64)):
+        t, (alphas, scores) = best(sklearn, dtype)
+        rel = [np.linalg.norm(scores[i] - z[i, a]) / np.linalg.norm(z[i, a]) for i, a in enumerate(alphas)]
+        acc = np.array([((s > 0).astype(int) == y["val"]).mean() for s in scores])
+        out[name] = {"sklearn_s": t, "ratio": t / t_loo, "ratio_val_only": t / t_val,
+                     "max_rel_err_val_scores": float(max(rel)),
+                     "max_val_acc_diff_at_sklearn_alpha": float(np.abs(pw_acc[np.arange(len(alphas)), alphas]
+                                                                       - acc).max()),
+                     "same_loo_alpha": bool((pw_loo_alpha == np.asarray(alphas)).all())}
+    return out
 
 
 def child(task, n, cache, max_iter, tol):
@@ -219,31 +247,10 @@ def scaling(budget: float = 300.0) -> list[dict]:
     return rows
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--task", default="bigram_shift")
-    ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--scaling", action="store_true")
-    ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "probewise-bench"))
-    ap.add_argument("--child-max-iter", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--child-tol", type=float, default=1e-4, help=argparse.SUPPRESS)
-    ap.add_argument("--child-scaling", help=argparse.SUPPRESS)
-    ap.add_argument("--scaling-budget", type=float, default=300.0,
-                    help="seconds the scikit-learn loop may spend per scaling cell (default 300)")
-    args = ap.parse_args()
-    n = 600 if args.quick else args.n
-    if args.child_scaling:
-        cn, cd, ck, cb = args.child_scaling.split(",")
-        return scaling_child(int(cn), int(cd), ck, float(cb))
-    if args.child_max_iter:
-        return child(args.task, n, args.cache, args.child_max_iter, args.child_tol)
-    import torch
-
-    X, y = features(args.task, n, args.cache)
-    L, ntr, d = X["train"].shape
-    print(f"# {args.task}: {L} layers, n_train={ntr}, n_val={len(y['val'])}, d={d}, {len(CS)} C values; "
-          f"torch {torch.__version__}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+def logistic_tables(args, X, y) -> None:
+    """The logistic table: probewise vs the scikit-learn loop (default threads, one thread, converged) and
+    the exact optimum."""
+    L = X["train"].shape[0]
     probewise_logistic(X, y)  # warm-up
     t_pw, acc_pw = min((probewise_logistic(X, y) for _ in range(3)), key=lambda r: r[0])
     t_sk, acc_sk = sklearn_loop(X, y, 100)
@@ -283,11 +290,51 @@ def main() -> None:
         per_c = 100 * np.abs(acc - acc_ex).max(0)
         print(f"  {name:18s} vs exact optimum: largest diff {per_c.max():.2f} points; per C: "
               + " ".join(f"{v:.2f}" for v in per_c))
+
+
+def ridge_table(X, y) -> None:
+    """The ridge lines: probewise with and without LOO residuals vs RidgeClassifierCV on float32 and float64."""
+    L = X["train"].shape[0]
     r = ridge_both(X, y)
-    print(f"ridge: probewise {r['probewise_s']:.3f}s vs RidgeClassifierCV {r['sklearn_RidgeClassifierCV_s']:.3f}s "
-          f"→ {r['ratio']:.1f}×; max val-acc diff at the best alpha per layer "
-          f"{100 * r['max_val_acc_diff_at_sklearn_alpha']:.2f} points at sklearn's alpha; same LOO-chosen alpha: "
-          f"{r['same_loo_alpha']}")
+    print(f"ridge ({L} layers × {len(ALPHAS)} alphas, float64): probewise {r['probewise_s']:.3f} s with LOO residuals, "
+          f"{r['probewise_val_only_s']:.3f} s without (what the sweep runs)")
+    for name in ("float32", "float64"):
+        q = r[name]
+        print(f"  RidgeClassifierCV on {name} features {q['sklearn_s']:6.3f} s → {q['ratio']:.1f}× (with LOO), "
+              f"{q['ratio_val_only']:.1f}× (without); at its alpha: val scores "
+              f"{100 * q['max_rel_err_val_scores']:.2g} % from the exact solution, val acc diff "
+              f"{100 * q['max_val_acc_diff_at_sklearn_alpha']:.2f} points; same LOO alpha: {q['same_loo_alpha']}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--task", default="bigram_shift")
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--scaling", action="store_true")
+    ap.add_argument("--ridge-only", action="store_true", help="only the ridge comparison")
+    ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "probewise-bench"))
+    ap.add_argument("--child-max-iter", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--child-tol", type=float, default=1e-4, help=argparse.SUPPRESS)
+    ap.add_argument("--child-scaling", help=argparse.SUPPRESS)
+    ap.add_argument("--scaling-budget", type=float, default=300.0,
+                    help="seconds the scikit-learn loop may spend per scaling cell (default 300)")
+    args = ap.parse_args()
+    n = 600 if args.quick else args.n
+    if args.child_scaling:
+        cn, cd, ck, cb = args.child_scaling.split(",")
+        return scaling_child(int(cn), int(cd), ck, float(cb))
+    if args.child_max_iter:
+        return child(args.task, n, args.cache, args.child_max_iter, args.child_tol)
+    import torch
+
+    X, y = features(args.task, n, args.cache)
+    L, ntr, d = X["train"].shape
+    print(f"# {args.task}: {L} layers, n_train={ntr}, n_val={len(y['val'])}, d={d}, {len(CS)} C values; "
+          f"torch {torch.__version__}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    if not args.ridge_only:
+        logistic_tables(args, X, y)
+    ridge_table(X, y)
     if args.scaling:
         print("scaling (logistic, 1 layer × 10 C, synthetic; scikit-learn loop with one BLAS thread):")
         for row in scaling(args.scaling_budget):
