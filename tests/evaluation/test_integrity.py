@@ -47,7 +47,9 @@ def test_shuffled_test_labels_leave_choices_unchanged() -> None:
     assert res1.chosen == res2.chosen and res1.val_scores == res2.val_scores
 
 
-@pytest.mark.parametrize("module", ["", ".protocols", ".thresholds", ".ood", ".controls", ".geometry"])
+@pytest.mark.parametrize(
+    "module", ["", ".targets", ".splits", ".curves", ".multilabel", ".thresholds", ".ood", ".controls", ".geometry"]
+)
 def test_docstring_examples_run(module: str) -> None:
     mod = importlib.import_module("probewise.evaluation" + module)
     result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)

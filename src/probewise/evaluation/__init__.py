@@ -1,4 +1,4 @@
-"""Evaluation that can be trusted, on plain arrays: protocols, operating points, OOD, controls, geometry.
+"""Evaluation that can be trusted, on plain arrays: splits, curves, operating points, OOD, controls, geometry.
 
 Selection (thresholds, bands, ``C``) sees validation data only; test data are read once to report, with split
 sizes and intervals. Everything takes features ``[n, d]`` and labels ``[n]`` (or ``[n, a]``), so it composes
@@ -23,6 +23,7 @@ from probewise.evaluation.controls import (
     selectivity,
     tfidf_baseline,
 )
+from probewise.evaluation.curves import CurvePoint, data_efficiency, few_shot_draws, few_shot_eval
 from probewise.evaluation.geometry import (
     LayerGeometry,
     class_mean_cosines,
@@ -31,6 +32,7 @@ from probewise.evaluation.geometry import (
     layer_geometry,
     mean_norm,
 )
+from probewise.evaluation.multilabel import MultilabelReport, fit_multilabel
 from probewise.evaluation.ood import (
     METHODS as OOD_METHODS,
 )
@@ -47,20 +49,8 @@ from probewise.evaluation.ood import (
     ood_by_layer,
     ood_metrics,
 )
-from probewise.evaluation.protocols import (
-    KINDS,
-    CurvePoint,
-    MultilabelReport,
-    data_efficiency,
-    few_shot_draws,
-    few_shot_eval,
-    fit_multilabel,
-    group_split,
-    kfold,
-    leave_one_group_out,
-    nearest_mean,
-    target_kind,
-)
+from probewise.evaluation.splits import group_split, kfold, leave_one_group_out
+from probewise.evaluation.targets import KINDS, nearest_mean, target_kind
 from probewise.evaluation.thresholds import (
     Band,
     Cascade,

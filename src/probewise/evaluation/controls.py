@@ -27,7 +27,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from probewise.errors import ConfigError, DataError
-from probewise.evaluation.protocols import FitPredict, as_features, class_labels
+from probewise.evaluation.targets import FitPredict, as_features, class_labels
 from probewise.metrics import Estimate, accuracy, bootstrap_ci, evaluate_classification, get_metric
 from probewise.metrics._checks import as_labels, as_pred_labels, as_scores, check_lengths, to_numpy
 

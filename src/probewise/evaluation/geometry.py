@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from probewise.errors import DataError
-from probewise.evaluation.protocols import as_features
+from probewise.evaluation.targets import as_features
 from probewise.metrics._checks import as_labels, check_lengths
 
 __all__ = [

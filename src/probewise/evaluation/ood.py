@@ -28,7 +28,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from probewise.errors import ConfigError, DataError
-from probewise.evaluation.protocols import as_features, check_positive_int
+from probewise.evaluation.targets import as_features, check_positive_int
 from probewise.metrics import Estimate, auroc, bootstrap_ci
 from probewise.metrics._checks import as_labels, as_scores, check_fraction, check_lengths
 
