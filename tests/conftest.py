@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import os
+import warnings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -12,6 +15,14 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from probewise.data import Examples  # noqa: E402
+
+
+def run_doctests(module: str, ignore_warnings: bool = False) -> doctest.TestResults:
+    """Run the docstring examples of ``module`` (a dotted name), whitespace-normalized; returns doctest's counts."""
+    with warnings.catch_warnings():
+        if ignore_warnings:
+            warnings.simplefilter("ignore")
+        return doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
 
 
 def kill9_when(proc, folder, pattern: str, at_least: int, timeout: float, too_fast: str) -> dict[str, int]:

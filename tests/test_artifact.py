@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 import math
 import warnings
@@ -15,6 +14,7 @@ from probewise.artifact import ProbeArtifact, model_fingerprint
 from probewise.errors import ConfigError, ProbeError
 from probewise.probes import LogisticProbe, RidgeProbe
 from probewise.probes.longcontext import MultiMaxProbe
+from tests.conftest import run_doctests
 
 
 def _causal(path):
@@ -124,9 +124,5 @@ def test_from_store_matches_the_generating_model(tiny_gpt2, gpt2, tmp_path):
 @pytest.mark.parametrize("module", ["probewise.artifact", "probewise.steer", "probewise.monitor",
                                     "probewise.monitor_view"])
 def test_docstring_examples_run(module):
-    import importlib
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = run_doctests(module, ignore_warnings=True)
     assert result.failed == 0 and result.attempted > 0

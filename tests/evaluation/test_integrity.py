@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import inspect
 
 import numpy as np
@@ -11,6 +9,7 @@ import pytest
 
 from probewise.evaluation import choose_band, choose_tfidf_C, evaluate_cascade, tfidf_baseline, threshold_report
 from probewise.metrics import threshold_at_fpr
+from tests.conftest import run_doctests
 
 SELECTORS = [threshold_at_fpr, choose_band, choose_tfidf_C]
 
@@ -51,6 +50,5 @@ def test_shuffled_test_labels_leave_choices_unchanged() -> None:
     "module", ["", ".targets", ".splits", ".curves", ".multilabel", ".thresholds", ".ood", ".controls", ".geometry"]
 )
 def test_docstring_examples_run(module: str) -> None:
-    mod = importlib.import_module("probewise.evaluation" + module)
-    result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = run_doctests("probewise.evaluation" + module)
     assert result.failed == 0 and result.attempted > 0

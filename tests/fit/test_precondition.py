@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
-import warnings
-
 import numpy as np
 import pytest
 import torch
 
 from probewise.fit._precondition import Basis, NewtonFactors, newton_apply, plan
+from tests.conftest import run_doctests
 
 
 def _features(L: int, n: int, d: int, seed: int = 0) -> torch.Tensor:
@@ -80,8 +77,5 @@ def test_newton_factors_solve_with_the_exact_hessian():
 
 @pytest.mark.parametrize("module", ["_precondition", "logistic", "ridge", "meandiff", "streaming", "trainer"])
 def test_docstring_examples_run(module):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        mod = importlib.import_module(f"probewise.fit.{module}")
-        result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = run_doctests(f"probewise.fit.{module}", ignore_warnings=True)
     assert result.failed == 0 and result.attempted > 0

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
-
 import numpy as np
 import pytest
 
@@ -30,6 +27,7 @@ from probewise.metrics import (
     tpr_at_fpr,
     weighted_error,
 )
+from tests.conftest import run_doctests
 
 Y = np.array([0, 1, 0, 1, 1, 0])
 S = np.array([0.1, 0.8, 0.3, 0.6, 0.9, 0.4])
@@ -170,8 +168,7 @@ def test_regression_errors() -> None:
     ["classification", "thresholds", "calibration", "regression", "bootstrap", "registry", "_batched", "_checks"],
 )
 def test_docstring_examples_run(module: str) -> None:
-    mod = importlib.import_module(f"probewise.metrics.{module}")
-    result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = run_doctests(f"probewise.metrics.{module}")
     assert result.failed == 0
     if module != "_checks":
         assert result.attempted > 0
