@@ -4,7 +4,8 @@ One process, the same features for both: the embedded all-MiniLM-L6-v2's 7 hidde
 built-in task, every layer × 10 C values.
 
 * probewise: `probewise.fit.fit_logistic` (all layers × all C in one batched, warm-started call; features
-  standardized per layer) and `fit_ridge_classifier` (all alphas from one eigendecomposition per layer).
+  standardized per layer) and `fit_ridge_classifier` (all alphas from one tridiagonal reduction per layer, or
+  one eigendecomposition when the leave-one-out residuals are asked for).
 * scikit-learn: `StandardScaler` + `LogisticRegression(C, lbfgs)` in a loop over layers × C, at its defaults
   (max_iter=100) and at its best on 2 cores (the same loop under OPENBLAS_NUM_THREADS=1, in a subprocess since
   the variable must be set before numpy loads); `StandardScaler` + `RidgeClassifierCV(alphas)` per layer, on
@@ -108,10 +109,11 @@ def exact_optimum(X, y) -> np.ndarray:
 
 def ridge_both(X, y, repeats: int = 3) -> dict:
     """probewise's ridge (float64, every alpha of every layer) vs ``StandardScaler`` + ``RidgeClassifierCV`` per
-    layer, each the best of ``repeats`` runs after a warm-up. probewise is timed twice: with the leave-one-out
-    residuals ``RidgeClassifierCV`` computes (``loo=True``), and without (what ``probewise sweep`` runs: it
-    selects on validation). scikit-learn is timed on the float32 features as the store gives them (it then
-    computes in float32) and on float64 copies (the precision probewise computes in)."""
+    layer, each the best of ``repeats`` runs after a warm-up. probewise is timed three times: with the
+    leave-one-out residuals ``RidgeClassifierCV`` computes (``loo=True``, one eigendecomposition per layer), and
+    without them (what ``probewise sweep`` runs: it selects on validation) by its default solver (one tridiagonal
+    reduction per layer) and by ``solver="eigh"``. scikit-learn is timed on the float32 features as the store
+    gives them (it then computes in float32) and on float64 copies (the precision probewise computes in)."""
     import torch
     from sklearn.linear_model import RidgeClassifierCV
     from sklearn.preprocessing import StandardScaler
@@ -120,9 +122,10 @@ def ridge_both(X, y, repeats: int = 3) -> dict:
 
     Xtr, Xva = torch.as_tensor(X["train"]), torch.as_tensor(X["val"])
 
-    def probewise(loo: bool):
+    def probewise(how: str):
         t0 = time.perf_counter()
-        path = fit_ridge_classifier(Xtr, y["train"], ALPHAS, loo=loo)
+        solver = "eigh" if how == "eigh" else "auto"
+        path = fit_ridge_classifier(Xtr, y["train"], ALPHAS, loo=how == "loo", solver=solver)
         path.predict(Xva)
         return time.perf_counter() - t0, path
 
@@ -141,17 +144,22 @@ def ridge_both(X, y, repeats: int = 3) -> dict:
         fn(arg)  # warm-up
         return min((fn(arg) for _ in range(repeats)), key=lambda r: r[0])
 
-    t_loo, path = best(probewise, True)
-    t_val, _ = best(probewise, False)
+    t_loo, path = best(probewise, "loo")
+    t_val, tri = best(probewise, "auto")
+    t_eigh, _ = best(probewise, "eigh")
     z = path.decision_function(Xva).numpy()[..., 0]  # [L, A, m], float64: the exact solutions
+    zt = tri.decision_function(Xva).numpy()[..., 0]
+    tri_rel = float((np.linalg.norm(zt - z, axis=-1) / np.linalg.norm(z, axis=-1)).max())
     pw_acc = (path.predict(Xva).numpy() == y["val"][None, None]).mean(-1)  # [L, A]
     pw_loo_alpha = path.loo_mse.mean(-1).argmin(1).numpy()  # the alpha probewise's own LOO errors choose
-    out = {"probewise_s": t_loo, "probewise_val_only_s": t_val}
+    out = {"probewise_s": t_loo, "probewise_val_only_s": t_val, "probewise_val_only_eigh_s": t_eigh,
+           "tridiagonal_max_rel_diff_val_scores": tri_rel,
+           "tridiagonal_same_predictions": bool((tri.predict(Xva) == path.predict(Xva)).all())}
     for name, dtype in (("float32", np.float32), ("float64", np.float64)):
         t, (alphas, scores) = best(sklearn, dtype)
         rel = [np.linalg.norm(scores[i] - z[i, a]) / np.linalg.norm(z[i, a]) for i, a in enumerate(alphas)]
         acc = np.array([((s > 0).astype(int) == y["val"]).mean() for s in scores])
-        out[name] = {"sklearn_s": t, "ratio": t / t_loo, "ratio_val_only": t / t_val,
+        out[name] = {"sklearn_s": t, "ratio": t / t_loo, "ratio_val_only": t / t_val, "ratio_eigh": t / t_eigh,
                      "max_rel_err_val_scores": float(max(rel)),
                      "max_val_acc_diff_at_sklearn_alpha": float(np.abs(pw_acc[np.arange(len(alphas)), alphas]
                                                                        - acc).max()),
@@ -296,12 +304,15 @@ def ridge_table(X, y) -> None:
     """The ridge lines: probewise with and without LOO residuals vs RidgeClassifierCV on float32 and float64."""
     L = X["train"].shape[0]
     r = ridge_both(X, y)
-    print(f"ridge ({L} layers × {len(ALPHAS)} alphas, float64): probewise {r['probewise_s']:.3f} s with LOO residuals, "
-          f"{r['probewise_val_only_s']:.3f} s without (what the sweep runs)")
+    print(f"ridge ({L} layers × {len(ALPHAS)} alphas, float64): probewise {r['probewise_s']:.3f} s with LOO residuals "
+          f"(eigh), {r['probewise_val_only_s']:.3f} s without (tridiagonal: what the sweep runs), "
+          f"{r['probewise_val_only_eigh_s']:.3f} s without by eigh")
+    print(f"  tridiagonal vs eigh: val scores {r['tridiagonal_max_rel_diff_val_scores']:.1e} apart (relative), "
+          f"same predictions: {r['tridiagonal_same_predictions']}")
     for name in ("float32", "float64"):
         q = r[name]
         print(f"  RidgeClassifierCV on {name} features {q['sklearn_s']:6.3f} s → {q['ratio']:.1f}× (with LOO), "
-              f"{q['ratio_val_only']:.1f}× (without); at its alpha: val scores "
+              f"{q['ratio_val_only']:.1f}× (without), {q['ratio_eigh']:.1f}× (without, eigh); at its alpha: val scores "
               f"{100 * q['max_rel_err_val_scores']:.2g} % from the exact solution, val acc diff "
               f"{100 * q['max_val_acc_diff_at_sklearn_alpha']:.2f} points; same LOO alpha: {q['same_loo_alpha']}")
 

@@ -75,7 +75,10 @@ def test_newton_factors_solve_with_the_exact_hessian():
     assert factors.built.tolist() == [[0, 0], [-1, 0]]
 
 
-@pytest.mark.parametrize("module", ["_precondition", "logistic", "ridge", "meandiff", "streaming", "trainer"])
+FIT_MODULES = ["_precondition", "_tridiag", "logistic", "ridge", "meandiff", "streaming", "trainer"]
+
+
+@pytest.mark.parametrize("module", FIT_MODULES)
 def test_docstring_examples_run(module):
     result = run_doctests(f"probewise.fit.{module}", ignore_warnings=True)
     assert result.failed == 0 and result.attempted > 0

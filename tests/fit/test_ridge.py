@@ -9,7 +9,8 @@ from sklearn.linear_model import Ridge, RidgeClassifier, RidgeClassifierCV
 from sklearn.preprocessing import StandardScaler
 
 from probewise.errors import ConfigError, DataError
-from probewise.fit import fit_ridge, fit_ridge_classifier
+from probewise.fit import fit_ridge, fit_ridge_classifier, ridge
+from probewise.fit._tridiag import shifted_solves
 from tests.fit.features import layer_features, one_thread  # noqa: F401 (autouse fixture)
 
 ALPHAS = np.logspace(-3, 4, 8)
@@ -85,3 +86,70 @@ def test_bad_inputs_raise():
         fit_ridge(X, np.ones((49, 2)))
     with pytest.raises(DataError, match="2 classes"):
         fit_ridge_classifier(X, np.ones(50))
+    with pytest.raises(ConfigError, match="solver must be one of"):
+        fit_ridge_classifier(X, y, solver="svd")
+    for kwargs, why in [({"loo": True}, "leave-one-out"), ({"mode": "dual"}, "primal"),
+                        ({"dtype": "float32"}, "float64")]:
+        with pytest.raises(ConfigError, match=f"solver='tridiagonal' cannot be used here: .*{why}"):
+            fit_ridge_classifier(X, y, solver="tridiagonal", **kwargs)
+    bad = X.copy()
+    bad[0, 7, 2] = np.nan
+    with pytest.raises(DataError, match="NaN or infinity"):
+        fit_ridge_classifier(bad, y, solver="tridiagonal")
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+@pytest.mark.parametrize("standardize", [True, False])
+def test_tridiagonal_solver_matches_eigh_and_sklearn(n_classes, standardize, monkeypatch):
+    # d >= 256: the Gram matrix is built in 4 column blocks; 120 rows per block: 3 row blocks of 300 rows
+    X, y = layer_features(n_layers=2, n=300, d=260, n_classes=n_classes, seed=7)
+    monkeypatch.setattr(ridge, "_BLOCK_ELEMS", 120 * 260)
+    Xh = X.astype(np.float16)  # a float16 store's dtype, converted block by block
+    tri = fit_ridge_classifier(Xh, y, ALPHAS, standardize=standardize, solver="tridiagonal")
+    eig = fit_ridge_classifier(Xh, y, ALPHAS, standardize=standardize, solver="eigh")
+    assert torch.allclose(tri.mean, eig.mean, rtol=0, atol=0)
+    assert torch.allclose(tri.scale, eig.scale, rtol=1e-13)
+    assert _close(tri.coef.numpy(), eig.coef.numpy(), 1e-7)
+    assert _close(tri.intercept.numpy(), eig.intercept.numpy(), 1e-7)
+    assert torch.equal(tri.predict(X), eig.predict(X))
+    Xs = X[1].astype(np.float16).astype(np.float64)
+    Xs = StandardScaler().fit_transform(Xs) if standardize else Xs
+    for j in (0, 4, 7):
+        ref = RidgeClassifier(alpha=ALPHAS[j]).fit(Xs, y)
+        w = tri.coef[1, j].numpy() * tri.scale[1].numpy()[:, None]
+        assert _close(w, ref.coef_.reshape(-1, 260).T, 1e-6), ALPHAS[j]
+    auto = fit_ridge_classifier(Xh, y, ALPHAS, standardize=standardize)  # "auto" takes the reduction here
+    assert torch.equal(auto.coef, tri.coef)
+
+
+def test_tridiagonal_falls_back_to_eigh_below_rounding():
+    # alpha = 1e-300 on features with 16 duplicated columns: their null directions come out of the reduction
+    # with eigenvalues of rounding size and random sign, so T + alpha I is indefinite and the layer is solved
+    # by eigh instead (which clamps negative eigenvalues at zero).
+    X, y = layer_features(n_layers=3, n=200, d=24, seed=4)
+    X = np.concatenate([X, X[:, :, :16]], axis=2)
+    Y = y.astype(float)[:, None]
+    alphas = [1e-300, 1.0]
+    auto = fit_ridge(X, Y, alphas)
+    eig = fit_ridge(X, Y, alphas, solver="eigh", max_bytes=1)  # one layer at a time, as the fallback runs
+    fell_back = []
+    for layer in range(3):
+        S, R, _, _ = ridge._normal_equations(X, layer, torch.tensor(Y - Y.mean(0)), True)
+        if shifted_solves(S.numpy(), R.numpy(), alphas) is None:
+            fell_back.append(layer)
+            assert torch.equal(auto.coef[layer], eig.coef[layer])
+    assert fell_back  # with 16 null directions, P(no indefinite pivot in any layer) ~ 2**-48
+    assert torch.isfinite(auto.coef).all()
+    assert _close(auto.coef[:, 1].numpy(), eig.coef[:, 1].numpy(), 1e-9)
+
+
+def test_shifted_solves_against_dense_solves():
+    rng = np.random.default_rng(3)
+    for d in (1, 2, 17):
+        X = rng.normal(size=(40, d))
+        S, R = X.T @ X, rng.normal(size=(d, 3))
+        upper = np.triu(S)  # only the upper triangle is read
+        W = shifted_solves(upper.copy(), R, [1e-3, 1.0, 1e3])
+        for j, a in enumerate([1e-3, 1.0, 1e3]):
+            np.testing.assert_allclose(W[j], np.linalg.solve(S + a * np.eye(d), R), rtol=1e-9, atol=1e-12)
+    assert shifted_solves(np.diag([1.0, -1e-3]), np.ones((2, 1)), [1e-6]) is None  # indefinite: no answer

@@ -2,7 +2,7 @@
 
 * :func:`fit_logistic`: L2 logistic regression (binary and multinomial), every layer x every C.
 * :func:`fit_ridge` / :func:`fit_ridge_classifier`: ridge for every layer x every alpha from one
-  eigendecomposition per layer, with exact leave-one-out errors.
+  tridiagonal reduction per layer, or one eigendecomposition with exact leave-one-out errors.
 * :func:`fit_meandiff`: difference-of-means directions, optionally whitened with a shrunk covariance.
 
 All take features ``[L, n, d]`` (or ``[n, d]``), work on any torch device and return coefficients in the

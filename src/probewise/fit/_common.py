@@ -226,11 +226,17 @@ def center_scale_(X: torch.Tensor, standardize: bool) -> tuple[torch.Tensor, tor
         sq += X[:, s : s + _STAT_ROWS].to(f64).square().sum(dim=1)
     # variance about the exact mean; X was centred on its rounding (off by ``mean - exact``)
     var = (sq / n - (exact - mean).square()).clamp_min(0.0)
-    eps = torch.finfo(f64).eps
-    constant = var <= n * eps * var + (n * exact * eps) ** 2
-    scale = torch.where(constant, torch.ones_like(var), var.sqrt())
+    scale = column_scale(var, exact, n)
     X.div_(scale.to(X.dtype)[:, None, :])
     return mean, scale
+
+
+def column_scale(var: torch.Tensor, mean: torch.Tensor, n: int) -> torch.Tensor:
+    """``StandardScaler``'s scale from float64 column variances and means: ``sqrt(var)``, or 1 for a column
+    it deems constant (``var <= n*eps*var + (n*mean*eps)**2``)."""
+    eps = torch.finfo(torch.float64).eps
+    constant = var <= n * eps * var + (n * mean * eps) ** 2
+    return torch.where(constant, torch.ones_like(var), var.sqrt())
 
 
 #: Rows per float64 block when accumulating column statistics.

@@ -1,7 +1,7 @@
 """The batched torch engine: every layer × every grid value of a family in one solver call.
 
 - logistic: `fit_logistic` solves all layers × C values at once (standardized, warm-started path).
-- ridge: `fit_ridge_classifier` solves all alphas of a layer from one eigendecomposition.
+- ridge: `fit_ridge_classifier` solves all alphas of a layer from one tridiagonal reduction of its Gram matrix.
   Its probabilities are a softmax of the decision values: fine for ranking (AUROC), not calibrated.
 - meandiff: the grid is the covariance shrinkage in [0, 1]; 1.0 is the plain difference of means
   (no whitening), smaller values whiten with a shrunk pooled covariance (LDA-like). A 1-D logistic on
