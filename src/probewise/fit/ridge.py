@@ -178,7 +178,8 @@ def fit_ridge(
             applies). Both give the same solution to rounding.
         loo: also compute the mean squared leave-one-out residuals ``[L, A, t]``.
         return_loo_residuals: also keep every leave-one-out residual ``[L, A, n, t]`` (implies ``loo``).
-        max_bytes: memory budget of the working tensors of one chunk of layers (default 1 GiB).
+        max_bytes: memory budget of the working tensors of one chunk of layers (default 1 GiB) for
+            ``eigh``; ``tridiagonal`` works one layer at a time (a ``d x d`` matrix and a 16 MiB buffer).
         num_threads: run with this many torch threads (restored afterwards); ``None`` leaves the setting.
 
     Returns:
@@ -228,27 +229,26 @@ def _fit_ridge(X: Any, Y: Any, alphas: Any, standardize: bool, dtype: Any, devic
     y_mean = Yt.mean(dim=0)
     Yc = Yt - y_mean
 
-    es = torch.finfo(wdt).bits // 8
-    if tridiagonal:  # the normal equations of a chunk of layers, then their reductions (see _tridiagonal)
-        per_layer = es * (d * d + d * t + A * d * t)
+    if tridiagonal:  # one layer at a time: its normal equations, then their reduction
+        blocks: Any = (slice(i, i + 1) for i in range(L))
     else:
+        es = torch.finfo(wdt).bits // 8
         m = d if primal else n
         per_layer = es * (n * d * (2 if want_loo else 1) + 2 * m * m + A * d * t + (A * n * t * 2 if want_loo else 0))
-    for sl in chunks(L, per_layer, max_bytes):
-        parts = _tridiagonal(Xl, sl, Yc, grid, standardize) if tridiagonal else [None]
-        for i, part in enumerate(parts):
-            at = slice(sl.start + i, sl.start + i + 1) if tridiagonal else sl
-            if part is None:  # the eigendecomposition path (or the fallback of a layer the reduction could not take)
-                part = _eigh_layers(Xl, at, Yc, al, wdt, dev, standardize, primal, want_loo)
-            w, mean, scale, res = part
-            means[at], scales[at] = mean, scale
-            w = w / scale.to(wdt)[:, None, :, None]
-            coef[at] = w
-            intercept[at] = y_mean - torch.einsum("gadt,gd->gat", w, mean.to(wdt))
-            if want_loo:
-                loo_mse[at] = res.square().mean(dim=2)
-                if loo_res is not None:
-                    loo_res[at] = res
+        blocks = chunks(L, per_layer, max_bytes)
+    for sl in blocks:
+        part = _tridiagonal_layer(Xl, sl.start, Yc, grid, standardize) if tridiagonal else None
+        if part is None:  # the eigendecomposition path (or the fallback of a layer the reduction could not take)
+            part = _eigh_layers(Xl, sl, Yc, al, wdt, dev, standardize, primal, want_loo)
+        w, mean, scale, res = part
+        means[sl], scales[sl] = mean, scale
+        w = w / scale.to(wdt)[:, None, :, None]
+        coef[sl] = w
+        intercept[sl] = y_mean - torch.einsum("gadt,gd->gat", w, mean.to(wdt))
+        if want_loo:
+            loo_mse[sl] = res.square().mean(dim=2)
+            if loo_res is not None:
+                loo_res[sl] = res
     return RidgePath(
         coef=coef,
         intercept=intercept,
@@ -278,24 +278,18 @@ def _use_tridiagonal(solver: str, primal: bool, want_loo: bool, dev: torch.devic
     return solver == "tridiagonal" or (solver == "auto" and why is None)
 
 
-def _tridiagonal(Xl: Any, sl: slice, Yc: torch.Tensor, grid: list[float], standardize: bool) -> list[Any]:
-    """Every alpha of layers ``sl`` (primal, float64, CPU): their normal equations, then one tridiagonal
-    reduction each (:func:`probewise.fit._tridiag.shifted_solves`).
-
-    All the torch work of the chunk comes first and all the LAPACK work after it: a reduction started right
-    after a torch product runs beside torch's still-spinning OpenMP threads, about 1.5x slower on 2 cores.
+def _tridiagonal_layer(Xl: Any, layer: int, Yc: torch.Tensor, grid: list[float], standardize: bool) -> Any:
+    """Every alpha of one layer (primal, float64, CPU): its normal equations, then one tridiagonal reduction
+    (:func:`probewise.fit._tridiag.shifted_solves`).
 
     Returns:
-        Per layer ``(w [1, A, d, t] in standardized space, mean [1, d], scale [1, d], None)``, or ``None``
-        where some alpha is below the rounding error of the smallest eigenvalues (the caller falls back to
-        ``eigh``, which clamps them at zero).
+        ``(w [1, A, d, t] in standardized space, mean [1, d], scale [1, d], None)``, or ``None`` when some
+        alpha is below the rounding error of the smallest eigenvalues (the caller falls back to ``eigh``,
+        which clamps them at zero).
     """
-    equations = [_normal_equations(Xl, layer, Yc, standardize) for layer in range(sl.start, sl.stop)]
-    parts: list[Any] = []
-    for S, R, mean, scale in equations:
-        W = shifted_solves(S.numpy(), R.numpy(), grid)
-        parts.append(None if W is None else (torch.from_numpy(W)[None], mean[None], scale[None], None))
-    return parts
+    S, R, mean, scale = _normal_equations(Xl, layer, Yc, standardize)
+    W = shifted_solves(S.numpy(), R.numpy(), grid)
+    return None if W is None else (torch.from_numpy(W)[None], mean[None], scale[None], None)
 
 
 def _normal_equations(Xl: Any, layer: int, Yc: torch.Tensor, standardize: bool) -> tuple[torch.Tensor, ...]:
