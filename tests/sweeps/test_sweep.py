@@ -110,12 +110,17 @@ def test_refit_uses_train_and_val(store2):
     assert b.selected["logistic"]["refit"] is True
 
 
-def test_engines_agree_on_the_grid(store3):
-    t = sweep(store3, _cfg(probes=("logistic", "ridge"), engine="torch"))
-    s = sweep(store3, _cfg(probes=("logistic", "ridge"), engine="sklearn"))
+@pytest.mark.parametrize("name", ["store2", "store3"])  # 2 and 3 classes
+def test_engines_agree_on_the_grid(name, request):
+    store = request.getfixturevalue(name)
+    t = sweep(store, _cfg(probes=("logistic", "ridge"), engine="torch"))
+    s = sweep(store, _cfg(probes=("logistic", "ridge"), engine="sklearn"))
     for rt, rs in zip(t.grid, s.grid, strict=True):
         assert (rt["probe"], rt["layer"], rt["value"]) == (rs["probe"], rs["layer"], rs["value"])
         assert abs(rt["val"]["accuracy"] - rs["val"]["accuracy"]) <= 0.02
+        if rt["probe"] == "ridge":  # exact in both engines, and its scores become probabilities the same way
+            for metric in ("accuracy", "auroc", "log_loss"):
+                assert rt["val"][metric] == pytest.approx(rs["val"][metric], rel=1e-6, abs=1e-9), metric
     assert t.selected["logistic"]["layer"] == s.selected["logistic"]["layer"]
 
 

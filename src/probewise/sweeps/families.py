@@ -54,7 +54,7 @@ class _SklearnGrid:
         if hasattr(m, "predict_proba"):
             return m.predict_proba(Xn)
         z = m.decision_function(Xn)
-        z = np.stack([-z, z], 1) if z.ndim == 1 else z
+        z = np.stack([np.zeros_like(z), z], 1) if z.ndim == 1 else z  # binary: sigmoid(z), as the torch engine
         return _softmax_np(z)
 
 
