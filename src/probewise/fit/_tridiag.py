@@ -77,18 +77,17 @@ def shifted_solves(S: np.ndarray, R: np.ndarray, alphas: Sequence[float]) -> np.
         _check("dsytrd", info)
         reflect = a[1:, : d - 1]  # Q = H(1) ... H(d-1): a QR-shaped reflector block acting on rows 1..d-1
         c = np.array(R, order="F")
-        if d > 1:
-            c[1:], _, info = lapack.dormqr("L", "T", reflect, tau, c[1:], max(1, t) * 64)
-            _check("dormqr", info)
+        c[1:], _, info = lapack.dormqr("L", "T", reflect, tau, c[1:], max(1, t) * 64)
+        _check("dormqr", info)
         Z = np.empty((d, A * t), order="F")
         for i, alpha in enumerate(alphas):
             _, _, z, info = lapack.dptsv(diag + alpha, off, c)
-            if info != 0:
+            if info > 0:  # a non-positive pivot: T + alpha I is not positive definite
                 return None
+            _check("dptsv", info)
             Z[:, i * t : (i + 1) * t] = z
-        if d > 1:
-            Z[1:], _, info = lapack.dormqr("L", "N", reflect, tau, Z[1:], A * t * 64)
-            _check("dormqr", info)
+        Z[1:], _, info = lapack.dormqr("L", "N", reflect, tau, Z[1:], A * t * 64)
+        _check("dormqr", info)
     return np.ascontiguousarray(Z.reshape(d, A, t).transpose(1, 0, 2))
 
 
