@@ -28,6 +28,7 @@ def test_extract_and_info(csv_file, tmp_path, capsys):
     assert info["splits"] == {"train": 20, "val": 10, "test": 10}
     assert info["classes"] == ["neg", "pos"] and info["layers"] == ["0", "6"]
     assert info["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert _into_a_closed_pipe("info", str(out)) == (141, "")  # short output: it meets the pipe at the flush
 
 
 @pytest.mark.parametrize(
@@ -83,3 +84,23 @@ def test_extract_image_folder_with_vit(tiny_vit, tmp_path, capsys):
     assert store.n == 16 and store.layers == ["0", "1", "2", "3"] and store.dims["3"] == 32
     assert store.manifest["dataset"]["modality"] == "image"
     assert store.classes == ["dark", "light"]
+
+
+
+def _into_a_closed_pipe(*args: str) -> tuple[int, str]:
+    """Run `probewise ARGS | head -0`, the reader gone before the interpreter has even started."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # block-buffered, as in a shell
+    proc = subprocess.Popen([sys.executable, "-m", "probewise", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    return proc.wait(timeout=120), err
+
+
+def test_a_closed_pipe_ends_quietly():
+    """No traceback, and the status a shell gives a command killed by SIGPIPE."""
+    assert _into_a_closed_pipe("tasks", "list") == (141, "")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -260,13 +261,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        rc = int(args.func(args) or 0)
+        sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's exit flush
+        return rc
     except ProbewiseError as e:
         print(f"probewise: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("probewise: interrupted; rerun the same command to resume.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`probewise info STORE | head`): stop quietly, as `cat` does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
+        return 141
     finally:
         from probewise.distributed import shutdown
 
