@@ -103,6 +103,16 @@ def test_result_contents_and_roundtrip(store3, tmp_path):
         SweepResult.load(paths[0])
 
 
+def test_table_shows_the_metric_that_selected(store3):
+    res = sweep(store3, _cfg(probes=("logistic",), select="log_loss"))
+    head, *rows = res.table().splitlines()[1:]
+    assert head.split()[2:5] == ["val", "log_loss", "val"]
+    for line, r in zip(rows, res.per_layer, strict=True):
+        assert float(line.split()[2]) == pytest.approx(r["val"]["log_loss"], abs=5e-4)
+    plain = sweep(store3, _cfg(probes=("logistic",))).table()
+    assert "log_loss" not in plain and plain.splitlines()[1].split()[2:4] == ["val", "accuracy"]
+
+
 def test_refit_uses_train_and_val(store2):
     a = sweep(store2, _cfg(refit=False))
     b = sweep(store2, _cfg(refit=True))

@@ -97,19 +97,29 @@ class SweepResult:
                    d.get("probewise_version", "?"), d.get("baselines", {}), d.get("geometry", []))
 
     def table(self, metric: str = "accuracy") -> str:
-        """A plain-text layer table per probe: val and test `metric`, the selected layer marked."""
+        """A plain-text layer table per probe: val and test `metric`, the selected layer marked.
+
+        When a probe was selected on another validation metric, that metric gets a column too.
+        """
         lines = []
         for probe, sel in self.selected.items():
+            chosen_by = sel.get("select_metric", metric)
+            extra = chosen_by if chosen_by != metric else None
             lines.append(f"{self.store.get('dataset')} · {probe} (selected on val: layer {sel['layer']}, "
                          f"{sel['param']}={sel['value']:g})")
-            lines.append(f"  {'layer':>6} {sel['param']:>9} {'val ' + metric:>14} {'test ' + metric:>24} "
-                         f"{'selectivity':>12}")
+            head = f"  {'layer':>6} {sel['param']:>9}"
+            if extra:
+                head += f" {'val ' + extra:>14}"
+            lines.append(f"{head} {'val ' + metric:>14} {'test ' + metric:>24} {'selectivity':>12}")
             for r in self.per_layer:
                 if r["probe"] != probe:
                     continue
                 t = r["test"][metric]
                 mark = "  ←" if r["layer"] == sel["layer"] else ""
                 selectivity = f"{r['selectivity']:>12.3f}" if r.get("selectivity") is not None else f"{'':>12}"
-                lines.append(f"  {r['layer']:>6} {r['value']:>9.3g} {r['val'][metric]:>14.3f} "
+                row = f"  {r['layer']:>6} {r['value']:>9.3g}"
+                if extra:
+                    row += f" {r['val'][extra]:>14.3f}"
+                lines.append(f"{row} {r['val'][metric]:>14.3f} "
                              f"{t['value']:>8.3f} [{t['low']:.3f}, {t['high']:.3f}] {selectivity}{mark}")
         return "\n".join(lines)
