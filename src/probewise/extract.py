@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -208,6 +210,55 @@ def extract(
         if info.is_main:
             writer.__exit__(None, None, None)
     return Store(out)
+
+
+def write_features(
+    out: str,
+    features: Any,
+    labels: Sequence,
+    *,
+    split: Sequence | None = None,
+    groups: Sequence | None = None,
+    name: str = "features",
+    model: str = "arrays",
+    val_frac: float = 0.15,
+    test_frac: float = 0.15,
+    seed: int = 0,
+    dtype: str = "float32",
+    shard_size: int = 1024,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> Store:
+    """Write features computed elsewhere into a store, so that sweeps, probes and reports work on them.
+
+    Example:
+        >>> import numpy as np, tempfile
+        >>> from probewise import SweepConfig, sweep, write_features
+        >>> rng = np.random.default_rng(0)
+        >>> y = rng.integers(0, 2, 300)
+        >>> X = rng.normal(size=(3, 300, 16)); X[2, :, 0] += 3 * y      # [layers, n, d]: layer 2 knows y
+        >>> store = write_features(tempfile.mkdtemp() + "/feats", X, np.where(y == 1, "yes", "no"))
+        >>> store.layers, store.classes, sweep(store, SweepConfig(probes=("logistic",))).selected["logistic"]["layer"]
+        (['0', '1', '2'], ['no', 'yes'], '2')
+
+    Args:
+        features: ``[n, d]``, ``[layers, n, d]`` or a mapping layer name → ``[n, d]`` (numpy, memmap or torch;
+            see :class:`~probewise.sources.arrays.ArraySource`).
+        labels: one class label per row (strings or integers).
+        split: ``train``/``val``/``test`` per row; otherwise a stratified split drawn with ``seed`` (``val_frac``,
+            ``test_frac``), as for ``probewise extract``.
+        groups: optional group ids per row (subjects, sessions, documents).
+        name: the dataset's name in reports; ``model``: what produced the features.
+        dtype, shard_size, overwrite, progress: as in :func:`extract`. Writing the same arrays to the same folder
+            again resumes (or finds the store complete); different arrays are refused unless ``overwrite``.
+    """
+    from probewise.sources.arrays import ArraySource
+
+    source = ArraySource(features, name=model)
+    examples = Examples.from_lists(np.arange(source.n), labels, split, groups, modality="tensor", name=name,
+                                   val_frac=val_frac, test_frac=test_frac, seed=seed)
+    return extract(source, examples, out, dtype=dtype, batch_size=shard_size, shard_size=shard_size,
+                   overwrite=overwrite, progress=progress, config={"write_features": {"seed": seed}})
 
 
 # -- the config-driven entry point used by the CLI -------------------------------------------------

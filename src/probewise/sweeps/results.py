@@ -102,22 +102,23 @@ class SweepResult:
         When a probe was selected on another validation metric, that metric gets a column too.
         """
         lines = []
+        w = max([6, *(len(str(r["layer"])) for r in self.per_layer)])  # long layer names ("encoder.layer.11")
         for probe, sel in self.selected.items():
             chosen_by = sel.get("select_metric", metric)
             extra = chosen_by if chosen_by != metric else None
             lines.append(f"{self.store.get('dataset')} · {probe} (selected on val: layer {sel['layer']}, "
                          f"{sel['param']}={sel['value']:g})")
-            head = f"  {'layer':>6} {sel['param']:>9}"
+            head = f"  {'layer':>{w}} {sel['param']:>9}"
             if extra:
                 head += f" {'val ' + extra:>14}"
-            lines.append(f"{head} {'val ' + metric:>14} {'test ' + metric:>24} {'selectivity':>12}")
+            lines.append(f"{head} {'val ' + metric:>14} {'test ' + metric:>23} {'selectivity':>12}")
             for r in self.per_layer:
                 if r["probe"] != probe:
                     continue
                 t = r["test"][metric]
                 mark = "  ←" if r["layer"] == sel["layer"] else ""
                 selectivity = f"{r['selectivity']:>12.3f}" if r.get("selectivity") is not None else f"{'':>12}"
-                row = f"  {r['layer']:>6} {r['value']:>9.3g}"
+                row = f"  {r['layer']:>{w}} {r['value']:>9.3g}"
                 if extra:
                     row += f" {r['val'][extra]:>14.3f}"
                 lines.append(f"{row} {r['val'][metric]:>14.3f} "
