@@ -281,6 +281,30 @@ def test_tiny_valued_column_is_standardized_like_sklearn():
     assert np.allclose(path.mean[0].numpy(), sc.mean_, rtol=1e-5, atol=1e-37)
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_a_layer_of_constant_features_stops_at_the_class_priors(n_classes):
+    # Every column constant: nothing to learn, and the optimum is W = 0 with the intercepts at the log-priors.
+    # (Its steps were rounding noise that no stopping rule accepted: 500 iterations, and in float32 the
+    # intercept drifted until it overflowed to 3e38.) A real layer batched beside it is solved as on its own.
+    X, y = layer_features(n_layers=2, n=240, d=6, n_classes=n_classes, seed=3)
+    X = X.astype(np.float32)
+    X[0] = 0.37
+    y[:40] = 0  # unequal priors, so the intercepts are not zero
+    Cs = [1e-2, 1.0, 1e4, 1e5]
+    path = fit_logistic(X, y, Cs, tol=1e-8, max_iter=500)
+    assert path.converged.all() and (path.n_iter[0] == 0).all()
+    assert (path.coef[0] == 0).all()
+    prior = np.bincount(y) / len(y)
+    want = np.log(prior[1] / prior[0]) if n_classes == 2 else np.log(prior) - np.log(prior).mean()
+    assert np.abs(want).min() > 0.05
+    np.testing.assert_allclose(path.intercept[0].numpy(), np.broadcast_to(want, path.intercept[0].shape), rtol=1e-6)
+    alone = fit_logistic(X[1:], y, Cs, tol=1e-8, max_iter=500)
+    assert torch.isfinite(path.coef).all() and torch.isfinite(path.intercept).all()
+    for i in range(2):  # (at C >= 1e4 these small near-separable problems are ill-posed in float32, batched or not)
+        W = alone.coef[0, i]
+        assert float((path.coef[1, i] - W).norm() / W.norm()) < 1e-4
+
+
 def test_degenerate_newton_systems_are_solved_reproducibly():
     # Separable data with n < d at huge C: some small Newton systems are singular and take the fallback
     # solve. (Batched `torch.linalg.lstsq` gave different answers, sometimes NaN, from call to call.)

@@ -416,6 +416,10 @@ def _solve(
     factor: NewtonFactors | None = None  # exact-Hessian preconditioners, once in use
     eps = torch.finfo(dt).eps
     f_norm = basis.largest_column_norm()[:, None]  # [G, 1]
+    # A layer without features (every column constant, so zero once centred) has its optimum at the default start:
+    # W = 0, intercepts at the class log-priors. Its steps are rounding noise, which no stopping rule can
+    # tell from progress: left to iterate it ran to max_iter and, in float32, drifted to an overflowed intercept.
+    empty = f_norm == 0
 
     for it in range(max_iter + 1):
         a = ids.shape[0]
@@ -460,6 +464,7 @@ def _solve(
         ok = gmax <= tol
         if rtol > 0:
             ok &= (nrm <= rtol * W.square().sum(dim=(2, 3)).sqrt() + floor) | stalled
+        ok |= empty
         done = live & ok if it < max_iter else live.clone()
         if bool(done.any()):
             gi, pi = done.nonzero(as_tuple=True)
