@@ -52,13 +52,14 @@ def _take(items, idx: np.ndarray):
 _INT_KEYS = {"__token_ids__": "token_ids", "__token_labels__": "token_labels"}
 
 
-def _check_finite(name: str, t: torch.Tensor, dtype: torch.dtype) -> None:
-    """Raise if a layer's assembled shard tensor holds NaN/inf, naming the layer and what to try."""
+def _check_finite(name: str, t: torch.Tensor, dtype: torch.dtype, model: bool = True) -> None:
+    """Raise if a layer's assembled shard tensor holds NaN/inf, naming the layer and what to try (`model`: the
+    source runs a model, whose dtype may be the cause)."""
     if t.is_floating_point() and not torch.isfinite(t).all():
         hint = "try model_dtype float32."
         if dtype == torch.float16:
             hint = ("values beyond float16's range (±65504) also become inf when stored: try dtype float32 or "
-                    "bfloat16, and model_dtype float32.")
+                    "bfloat16" + (", and model_dtype float32." if model else "."))
         raise SourceError(f"layer {name} produced NaN/inf values; {hint}")
 
 
@@ -98,14 +99,15 @@ def compute_shard(source: Source, items, batch_size: int, dtype: torch.dtype, on
                 pooled[name][rows] = val.to("cpu", dtype)
         if on_batch is not None:
             on_batch(len(idx))
+    model = getattr(source, "has_model", True)
     for name, t in pooled.items():  # once per layer and shard, on what will be stored
-        _check_finite(name, t, dtype)
+        _check_finite(name, t, dtype, model)
     tensors = {layout.layer_key(k): v for k, v in pooled.items()}
     offsets = None
     for name, parts in seqs.items():
         r = Ragged.from_list(parts)
         if name not in _INT_KEYS:
-            _check_finite(name, r.values, dtype)
+            _check_finite(name, r.values, dtype, model)
         if offsets is None:
             offsets = r.offsets
             tensors["offsets"] = offsets

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from probewise import DataError, StoreError, SweepConfig, open_store, sweep, write_features
+from probewise import DataError, SourceError, StoreError, SweepConfig, open_store, sweep, write_features
 from probewise.cli import main
 from probewise.sources.arrays import ArraySource
 from tests.conftest import run_doctests
@@ -111,6 +111,9 @@ def test_bad_values_and_labels(tmp_path):
     X[1, 41, 2] = np.nan
     with pytest.raises(DataError, match=r"layer '1' holds NaN/inf \(row 41"):
         write_features(str(tmp_path / "nan"), X, labels)
+    with pytest.raises(SourceError, match=r"layer 0 produced NaN/inf values; values beyond float16's range .*"
+                       r"bfloat16\.$"):
+        write_features(str(tmp_path / "big"), np.full((60, 3), 1e5), labels, dtype="float16")
     with pytest.raises(DataError, match="60 inputs but 59 labels"):
         write_features(str(tmp_path / "short"), X, labels[:59])
 

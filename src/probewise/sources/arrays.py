@@ -77,6 +77,7 @@ class ArraySource(Source):
         self.layer_names = list(layers)
         self.pooling = "none"
         self.modality = "tensor"
+        self.has_model = False  # (NaN/inf in what is stored cannot come from a model's dtype)
         self._fingerprint: str | None = None
 
     def describe(self) -> dict:
