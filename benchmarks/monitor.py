@@ -131,7 +131,7 @@ def hook_time(model, encs, new_tokens, arts) -> dict[str, float]:
 def stream_micro(arts, d: int = 512, n: int = 2000) -> dict[str, float]:
     """Microseconds per token of the bare stream updates (no model): the monitor's batched form and, for MultiMax,
     the probe's own `ScoreStream.update`."""
-    from probewise.monitor import _make_stream
+    from probewise.monitor.streams import _make_stream
 
     x = torch.randn(1, 1, d)
     m = np.ones((1, 1), dtype=bool)

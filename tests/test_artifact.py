@@ -121,8 +121,8 @@ def test_from_store_matches_the_generating_model(tiny_gpt2, gpt2, tmp_path):
     assert ProbeArtifact.load(tmp_path / "probe").model_fingerprint == art.model_fingerprint
 
 
-@pytest.mark.parametrize("module", ["probewise.artifact", "probewise.steer", "probewise.monitor",
-                                    "probewise.monitor_view"])
+@pytest.mark.parametrize("module", ["probewise.artifact", "probewise.steer", "probewise.monitor.runtime",
+                                    "probewise.monitor.view"])
 def test_docstring_examples_run(module):
     result = run_doctests(module, ignore_warnings=True)
     assert result.failed == 0 and result.attempted > 0

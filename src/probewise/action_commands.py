@@ -154,7 +154,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     """Score every prompt (and what the model generates from it) token by token; write JSONL and an HTML view."""
     from probewise.artifact import ProbeArtifact
     from probewise.monitor import Monitor
-    from probewise.monitor_view import write_view
+    from probewise.monitor.view import write_view
 
     model, tok, dev = _load(args.model, args.device, args.generate > 0)
     arts = {name: ProbeArtifact.load(p) for name, p in zip(_probe_names(args.probe), args.probe, strict=True)}

@@ -2,7 +2,7 @@
 
 Example:
     >>> import os, tempfile
-    >>> from probewise.monitor_view import render_view
+    >>> from probewise.monitor.view import render_view
     >>> rec = {"prompt": "hi", "tokens": ["hello", "world"], "scores": {"tox": [-1.0, 2.0]}, "threshold": {"tox": 0.0},
     ...        "score": {"tox": 2.0}, "flagged": {"tox": True}}
     >>> page = render_view([rec], title="demo")
