@@ -1,4 +1,5 @@
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -159,6 +160,46 @@ def test_bad_input(store2, tmp_path):
     s3 = make_store(tmp_path / "tiny_val", n=n, k=3, split=split3)
     with pytest.raises(DataError, match="val split"):
         sweep(s3, _cfg())
+
+
+def test_a_class_missing_from_test_leaves_auroc_undefined_not_the_sweep(tmp_path):
+    # A user's split whose test rows hold no example of class 2: every probe is still trained, chosen and scored;
+    # test AUROC (undefined) is null with the reason, accuracy and the rest are numbers.
+    split = ["train"] * 60 + ["val"] * 15 + ["test"] * 15  # (make_store labels row i with class i % 3)
+    split = ["train" if s == "test" and i % 3 == 2 else s for i, s in enumerate(split)]
+    store = make_store(tmp_path / "s", n=90, k=3, split=split)
+    assert 2 not in set(store.labels[store.indices("test")]) and 2 in set(store.labels[store.indices("val")])
+    with pytest.warns(RuntimeWarning, match="test auroc: it is undefined on this test split"):
+        res = sweep(store, _cfg(probes=("logistic", "ridge"), select="auroc"))
+    for entry in [*res.per_layer, *res.selected.values()]:
+        auroc = entry["test"]["auroc"]
+        assert auroc["value"] is None and auroc["low"] is None and "class 2 vs rest" in auroc["undefined"]
+        assert 0.0 <= entry["test"]["accuracy"]["value"] <= 1.0 and entry["test"]["log_loss"]["value"] > 0
+    rows = [line for line in res.table("auroc").splitlines() if line.startswith("  ") and "layer" not in line]
+    assert len(rows) == 4 and all(line.split()[3] == "n/a" for line in rows)  # layer, C, val auroc, test auroc
+    back = SweepResult.load(res.save(tmp_path / "r", ("json",))[0])
+    assert back.selected["logistic"]["test"]["auroc"]["value"] is None
+    from probewise.report.compare import leaderboard
+
+    assert "n/a" in leaderboard([back], "auroc").to_markdown()
+
+
+def test_a_point_estimate_without_an_interval_keeps_its_value():
+    # One test example of class 2 among 60: some seeds draw no resample holding it (n_boot=1), so AUROC has a
+    # value but no interval; accuracy keeps both.
+    y = np.array([0, 1] * 29 + [0, 2])
+    probs = np.random.default_rng(0).dirichlet(np.ones(3), size=len(y))
+    for seed in range(40):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            est = selection_mod.test_estimates(y, probs, n_boot=1, seed=seed)
+        if est["auroc"]["low"] is None:
+            break
+    else:
+        pytest.fail("no seed left AUROC without an interval")
+    assert est["auroc"]["value"] == pytest.approx(selection_mod.point_metrics(y, probs, ["auroc"])["auroc"])
+    assert est["accuracy"]["low"] is not None
+    assert any("its interval is undefined" in str(w.message) for w in caught)
 
 
 def test_nan_features_refused(store2, tmp_path):

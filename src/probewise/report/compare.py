@@ -127,7 +127,7 @@ class Cell:
 
 
 def _fmt(x: float, digits: int) -> str:
-    return f"{x:.{digits}f}" if math.isfinite(x) else "nan"
+    return f"{x:.{digits}f}" if math.isfinite(x) else "n/a"
 
 
 def _latex_escape(s: str) -> str:
@@ -287,8 +287,8 @@ def leaderboard(results: list[SweepResult], metric: str = "accuracy", *, probe: 
                             f"{res.store.get('path')}); give one result per model and task.")
         seen[(label, task)] = res.store.get("path")
         d = est if isinstance(est, dict) else {"value": est}
-        cells[(label, task)] = Cell(float(d["value"]), float(d.get("low", math.nan)), float(d.get("high", math.nan)),
-                                    d.get("n"), p, str(sel.get("layer")))
+        value, low, high = (math.nan if d.get(key) is None else float(d[key]) for key in ("value", "low", "high"))
+        cells[(label, task)] = Cell(value, low, high, d.get("n"), p, str(sel.get("layer")))
     mixed = [t for t, by_fp in fps.items() if len(by_fp) > 1]
     if mixed and not allow_mixed:
         t = mixed[0]

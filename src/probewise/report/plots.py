@@ -6,6 +6,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,9 +30,8 @@ def plot_layer_curves(results: Sequence[SweepResult], path: str | Path, metric: 
         layer_rows = [r for r in res.per_layer if r["probe"] == p and "+" not in r["layer"]]
         xs = [int(r["layer"]) if r["layer"].lstrip("-").isdigit() else i for i, r in enumerate(layer_rows)]
         val = [r["val"][metric] for r in layer_rows]
-        test = [r["test"][metric]["value"] for r in layer_rows]
-        lo = [r["test"][metric]["low"] for r in layer_rows]
-        hi = [r["test"][metric]["high"] for r in layer_rows]
+        test, lo, hi = ([math.nan if r["test"][metric][key] is None else r["test"][metric][key] for r in layer_rows]
+                        for key in ("value", "low", "high"))  # None: undefined on the test split
         ax.fill_between(xs, lo, hi, alpha=0.2, color="C0", linewidth=0)
         ax.plot(xs, test, "o-", color="C0", label="test (95% CI)")
         ax.plot(xs, val, "s--", color="C1", label="val", markersize=4)

@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from probewise.metrics import evaluate_classification
 from probewise.store.ragged import Ragged
 from probewise.sweeps import selection
 from probewise.sweeps.families import get_family
 from probewise.sweeps.features import Features
 from probewise.sweeps.jobs import Job
-from probewise.sweeps.selection import TEST_METRICS, VAL_METRICS, point_metrics, probs_2d
+from probewise.sweeps.selection import VAL_METRICS, point_metrics, probs_2d, test_estimates
 
 
 @dataclass
@@ -101,9 +100,7 @@ def _score_test(ctx: JobContext, family, name: str, gm, row: dict) -> tuple[dict
     else:
         p = gm.predict_proba(feats.get(name, "test", kind), row["g"])
     p = probs_2d(p)
-    y_te = feats.labels("test")
-    est = evaluate_classification(y_te, p if ctx.k > 2 else p[:, 1], TEST_METRICS, n_boot=cfg.n_boot, seed=cfg.seed)
-    return {m: e.to_dict() for m, e in est.items()}, p
+    return test_estimates(feats.labels("test"), p, cfg.n_boot, cfg.seed), p
 
 
 def _control(ctx: JobContext, family, name: str, row: dict) -> float:

@@ -121,6 +121,11 @@ class SweepResult:
                 row = f"  {r['layer']:>{w}} {r['value']:>9.3g}"
                 if extra:
                     row += f" {r['val'][extra]:>14.3f}"
-                lines.append(f"{row} {r['val'][metric]:>14.3f} "
-                             f"{t['value']:>8.3f} [{t['low']:.3f}, {t['high']:.3f}] {selectivity}{mark}")
+                if t["value"] is None:  # undefined on this test split (see `test_estimates`)
+                    shown = f"{'n/a':>23}"
+                elif t["low"] is None:
+                    shown = f"{t['value']:>8.3f} {'[n/a]':<14}"
+                else:
+                    shown = f"{t['value']:>8.3f} [{t['low']:.3f}, {t['high']:.3f}]"
+                lines.append(f"{row} {r['val'][metric]:>14.3f} {shown} {selectivity}{mark}")
         return "\n".join(lines)

@@ -10,10 +10,12 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
+from probewise.errors import DataError
 from probewise.metrics import evaluate_classification, get_metric
 
 VAL_METRICS = ("accuracy", "balanced_accuracy", "log_loss", "auroc")
@@ -45,3 +47,37 @@ def point_metrics(y: np.ndarray, probs: np.ndarray, names: Sequence[str]) -> dic
     """Point estimates (no bootstrap) of `names` from class probabilities `[n, k]`."""
     x = probs[:, 1] if probs.shape[1] == 2 else probs
     return {m: e.value for m, e in evaluate_classification(y, x, names, n_boot=0).items()}
+
+
+def test_estimates(y: np.ndarray, probs: np.ndarray, n_boot: int, seed: int) -> dict[str, dict]:
+    """:data:`TEST_METRICS` with bootstrap intervals, from class probabilities `[n, k]` (JSON-ready dicts).
+
+    A metric this test split cannot define (AUROC when a class is absent from it) is reported as
+    ``{"value": None, "low": None, "high": None, ..., "undefined": why}``, and an interval it cannot define (no
+    resample holds every class) as ``low``/``high`` None beside the value, each with a warning, instead of
+    ending the sweep after every probe was trained. Accuracy is always defined.
+    The metrics share their resamples, whether scored together or one by one (they depend on n, n_boot, seed).
+    """
+    x = probs[:, 1] if probs.shape[1] == 2 else probs
+    try:
+        est = evaluate_classification(y, x, TEST_METRICS, n_boot=n_boot, seed=seed)
+        return {m: e.to_dict() for m, e in est.items()}
+    except DataError:
+        pass
+    out: dict[str, dict] = {}
+    for m in TEST_METRICS:
+        try:
+            out[m] = evaluate_classification(y, x, (m,), n_boot=n_boot, seed=seed)[m].to_dict()
+        except DataError as e:
+            if m == "accuracy":
+                raise
+            try:  # the point estimate may still be defined when no resample holds every class
+                value = evaluate_classification(y, x, (m,), n_boot=0)[m].value
+                what = "its interval is"
+            except DataError:
+                value, what = None, "it is"
+            warnings.warn(f"test {m}: {what} undefined on this test split and reported as null: {e}", RuntimeWarning,
+                          stacklevel=2)
+            out[m] = {"value": value, "low": None, "high": None, "n": len(y), "n_boot": n_boot, "seed": seed,
+                      "alpha": 0.05, "n_skipped": n_boot, "undefined": str(e)}
+    return out
