@@ -7,6 +7,9 @@ columns of very different scales, like a transformer's residual stream.
 
 from __future__ import annotations
 
+import functools
+import tempfile
+
 import numpy as np
 import pytest
 import torch
@@ -39,6 +42,18 @@ def layer_features(
         gain = rng.lognormal(sigma=0.7, size=d)
         layers.append(h * gain + rng.normal(size=d) * 0.5)
     return np.stack(layers), y
+
+
+@functools.cache
+def minilm_features(task: str) -> tuple[np.ndarray, np.ndarray]:
+    """The real thing: the embedded MiniLM's mean-pooled layers 1 and 5 (``[2, 490, 384]`` float64) of 700
+    sentences of a built-in task (seed 11), and the training labels; extracted once per test session."""
+    from probewise.extract import ExtractConfig, run_extract
+
+    store = run_extract(ExtractConfig(out=tempfile.mkdtemp(prefix="pw-minilm-") + "/s", task=task, task_size=700,
+                                      layers="1,5", seed=11, progress=False))
+    X = np.stack([store.read(layer, "train").double().numpy() for layer in ("1", "5")])
+    return X, store.labels[store.indices("train")]
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 
 from probewise.errors import ConfigError, DataError
 from probewise.fit import fit_logistic
-from tests.fit.features import layer_features, one_thread  # noqa: F401 (autouse fixture)
+from tests.fit.features import layer_features, minilm_features, one_thread  # noqa: F401 (autouse fixture)
 
 CS = np.logspace(-4, 3, 8)
 
@@ -375,3 +375,29 @@ def test_softmax_at_large_C_on_minilm_features_stays_finite(tmp_path):
         ref = _reference(Xs, y, C, tol=1e-8)
         ours = (path.predict(X)[0, j].numpy() == y).mean()
         assert abs(ours - ref.score(Xs, y)) <= 0.01, C
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task, n_classes", [("tense", 2), ("sentence_length", 3)])
+def test_whole_grid_matches_sklearn_on_minilm_features(task, n_classes):
+    # Real features (MiniLM layers 1 and 5, d = 384, rank-deficient like every LayerNorm output): every (layer, C)
+    # against scikit-learn's LogisticRegression run to tol=1e-10: standardized weights, intercepts, objective.
+    X, y = minilm_features(task)
+    assert X.shape == (2, 490, 384) and len(np.unique(y)) == n_classes
+    Cs = [1e-3, 1e-2, 1e-1, 1.0]
+    path = fit_logistic(X, y, Cs, tol=1e-10, rtol=1e-9, max_iter=5000, dtype="float64")
+    fast = fit_logistic(X.astype(np.float32), y, Cs)  # the defaults the sweep runs (float32)
+    assert bool(path.converged.all())
+    for layer in range(2):
+        Xs = StandardScaler().fit_transform(X[layer])
+        for j, C in enumerate(Cs):
+            ref = _reference(Xs, y, C)
+            w, b = _solver_space(path, layer, j)
+            w_ref = ref.coef_.reshape(-1, Xs.shape[1]).T
+            assert np.linalg.norm(w - w_ref) <= 1e-4 * np.linalg.norm(w_ref), (layer, C)
+            b_ref = ref.intercept_ - (0 if n_classes == 2 else ref.intercept_.mean())  # softmax: up to a constant
+            assert np.allclose(b - (0 if n_classes == 2 else b.mean()), b_ref, atol=1e-4 * (1 + np.abs(b_ref).max()))
+            f_ours, f_ref = _objective(Xs, y, C, w, b), _objective(Xs, y, C, w_ref, ref.intercept_)
+            assert f_ours <= f_ref * (1 + 1e-9) and f_ours == pytest.approx(f_ref, rel=1e-7), (layer, C)
+            sk_pred = np.searchsorted(ref.classes_, ref.predict(Xs))
+            assert (fast.predict(X[layer].astype(np.float32))[layer, j].numpy() != sk_pred).sum() <= 2, (layer, C)

@@ -11,7 +11,7 @@ from sklearn.preprocessing import StandardScaler
 from probewise.errors import ConfigError, DataError
 from probewise.fit import fit_ridge, fit_ridge_classifier, ridge
 from probewise.fit._tridiag import shifted_solves
-from tests.fit.features import layer_features, one_thread  # noqa: F401 (autouse fixture)
+from tests.fit.features import layer_features, minilm_features, one_thread  # noqa: F401 (autouse fixture)
 
 ALPHAS = np.logspace(-3, 4, 8)
 
@@ -153,3 +153,31 @@ def test_shifted_solves_against_dense_solves():
         for j, a in enumerate([1e-3, 1.0, 1e3]):
             np.testing.assert_allclose(W[j], np.linalg.solve(S + a * np.eye(d), R), rtol=1e-9, atol=1e-12)
     assert shifted_solves(np.diag([1.0, -1e-3]), np.ones((2, 1)), [1e-6]) is None  # indefinite: no answer
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["tense", "sentence_length"])
+def test_whole_grid_matches_sklearn_on_minilm_features(task, monkeypatch):
+    # Real features (MiniLM layers 1 and 5, d = 384 > rank): the default solver (tridiagonal) and the
+    # leave-one-out path (eigh) against RidgeClassifier per alpha and RidgeClassifierCV's LOO residuals.
+    X, y = minilm_features(task)
+    assert X.shape == (2, 490, 384)
+    solved, reduce = [], ridge._tridiagonal_layer
+    monkeypatch.setattr(ridge, "_tridiagonal_layer", lambda *a: solved.append(reduce(*a)) or solved[-1])
+    path = fit_ridge_classifier(X, y, ALPHAS)
+    assert len(solved) == 2 and all(s is not None for s in solved)  # both layers by the tridiagonal reduction
+    loo = fit_ridge_classifier(X, y, ALPHAS, loo=True, return_loo_residuals=True)
+    for layer in range(2):
+        Xs = StandardScaler().fit_transform(X[layer])
+        for j, alpha in enumerate(ALPHAS):
+            ref = RidgeClassifier(alpha=alpha).fit(Xs, y)
+            w_ref = ref.coef_.reshape(-1, Xs.shape[1]).T
+            for p in (path, loo):
+                w = p.coef[layer, j].numpy() * p.scale[layer].numpy()[:, None]
+                b = p.intercept[layer, j].numpy() + p.mean[layer].numpy() @ p.coef[layer, j].numpy()
+                assert np.linalg.norm(w - w_ref) <= 1e-6 * np.linalg.norm(w_ref), (layer, alpha)
+                assert _close(b, np.atleast_1d(ref.intercept_), 1e-6)
+        cv = RidgeClassifierCV(alphas=ALPHAS, store_cv_results=True).fit(Xs, y)
+        assert _close(loo.loo_residuals[layer].numpy().transpose(1, 2, 0) ** 2, cv.cv_results_, 1e-5)
+        assert ALPHAS[int(loo.loo_mse[layer].mean(dim=-1).argmin())] == cv.alpha_
+
