@@ -98,7 +98,8 @@ class Stack:
         if not isinstance(x, torch.Tensor):
             x = next((a for a in itertools.chain(args, kwargs.values()) if isinstance(a, torch.Tensor)), None)
         b, t = (int(x.shape[0]), int(x.shape[1])) if x is not None and x.dim() >= 2 else (1, 0)
-        offset = _cache_length(arg("past_key_values"))
+        past = arg("cache")  # transformers >= 5.24 names the KV cache `cache`; earlier, `past_key_values`
+        offset = _cache_length(past if past is not None else arg("past_key_values"))
         mask = arg("attention_mask")
         valid = None
         if isinstance(mask, torch.Tensor) and mask.dim() == 2 and mask.shape[0] == b and mask.shape[1] >= t:

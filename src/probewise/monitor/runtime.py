@@ -126,7 +126,8 @@ class Monitor:
         self._eos: frozenset[int] = frozenset()  # inside generate(): a row that has fed one of these is finished
         self._paused = False
         self._ids_at = self.stack._index.get("input_ids")
-        self._past_at = self.stack._index.get("past_key_values")
+        self._past_name = "cache" if "cache" in self.stack._index else "past_key_values"  # (transformers >= 5.24)
+        self._past_at = self.stack._index.get(self._past_name)
         self._mask_at = self.stack._index.get("attention_mask")
 
     # -- attach / detach ------------------------------------------------------------------------------------
@@ -245,7 +246,8 @@ class Monitor:
         ids = self._arg(args, kwargs, "input_ids", self._ids_at)
         if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.shape[1] != 1 or ids.shape[0] != len(self.traces):
             return False
-        pos = _cache_length(self._arg(args, kwargs, "past_key_values", self._past_at))
+        past = self._arg(args, kwargs, self._past_name, self._past_at)
+        pos = _cache_length(past if past is not None else kwargs.get("past_key_values"))
         if pos != self._n_seen or pos == 0:
             return False
         mask = self._arg(args, kwargs, "attention_mask", self._mask_at)
@@ -445,10 +447,12 @@ class Monitor:
             return  # nothing left to score, or rows that do not align
         n = seq.shape[1]
         mask, extra = self._inputs(seq, kwargs)
-        cache = getattr(out, "past_key_values", None)
-
+        cache = getattr(out, "cache", None)  # transformers >= 5.24; earlier `past_key_values`
+        if cache is None:
+            cache = getattr(out, "past_key_values", None)
         if cache is not None and _cache_length(cache) == n - 1 == self._n_seen:
-            kw: dict[str, Any] = {"past_key_values": cache, "attention_mask": mask, "use_cache": True}
+            name = "cache" if _accepts(self.model, "cache") else "past_key_values"
+            kw: dict[str, Any] = {name: cache, "attention_mask": mask, "use_cache": True}
             if _accepts(self.model, "position_ids"):
                 pos = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
                 kw["position_ids"] = pos[:, -1:]
