@@ -37,7 +37,7 @@ def test_layers_first_array_round_trips(tmp_path):
 
 def test_mapping_split_groups_and_torch(tmp_path):
     X, labels = _data(n=90)
-    feats = {"enc.block2": torch.from_numpy(X[1]), "enc.block4": X[3][:, :5].astype(np.float64)}
+    feats = {"enc.block2": torch.from_numpy(X[1]).bfloat16(), "enc.block4": X[3][:, :5].astype(np.float64)}
     split = ["train"] * 60 + ["val"] * 15 + ["test"] * 15
     groups = [f"subject{i % 6}" for i in range(90)]
     store = write_features(str(tmp_path / "s"), feats, labels, split=split, groups=groups, model="my-encoder")
@@ -46,6 +46,7 @@ def test_mapping_split_groups_and_torch(tmp_path):
     assert store.manifest["identity"]["source"]["model"] == "my-encoder"
     assert sorted(store.manifest["dataset"]["group_names"]) == [f"subject{i}" for i in range(6)]
     np.testing.assert_array_equal(store.read("enc.block4").numpy(), X[3][:, :5].astype(np.float32))
+    np.testing.assert_array_equal(store.read("enc.block2").numpy(), torch.from_numpy(X[1]).bfloat16().float().numpy())
     table = sweep(store, SweepConfig(probes=("ridge",), n_boot=20)).table().splitlines()
     assert len(table) == 4 and "enc.block4" in table[3]
     assert len({len(line.removesuffix("  ←")) for line in table[1:]}) == 1  # long layer names keep the columns

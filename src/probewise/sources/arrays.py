@@ -31,7 +31,11 @@ _HASH_ROWS_BYTES = 1 << 24  # features are hashed 16 MiB of rows at a time (neve
 
 
 def _as_array(x: Any, name: str) -> np.ndarray:
-    arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+        arr = (x.float() if x.dtype == torch.bfloat16 else x).numpy()  # (numpy has no bfloat16)
+    else:
+        arr = np.asarray(x)
     if arr.dtype.kind not in "biuf" or (arr.dtype.kind == "f" and arr.dtype.itemsize > 8):
         raise DataError(f"layer {name!r}: features of dtype {arr.dtype}; give float16/32/64, integer or bool "
                         "arrays.")
