@@ -192,7 +192,7 @@ def test_a_point_estimate_without_an_interval_keeps_its_value():
     for seed in range(40):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            est = selection_mod.test_estimates(y, probs, n_boot=1, seed=seed)
+            est = selection_mod.score_on_test(y, probs, n_boot=1, seed=seed)
         if est["auroc"]["low"] is None:
             break
     else:

@@ -23,7 +23,7 @@ from probewise.sweeps import selection
 from probewise.sweeps.families import get_family
 from probewise.sweeps.features import Features
 from probewise.sweeps.jobs import Job
-from probewise.sweeps.selection import VAL_METRICS, point_metrics, probs_2d, test_estimates
+from probewise.sweeps.selection import VAL_METRICS, point_metrics, probs_2d, score_on_test
 
 
 @dataclass
@@ -100,7 +100,7 @@ def _score_test(ctx: JobContext, family, name: str, gm, row: dict) -> tuple[dict
     else:
         p = gm.predict_proba(feats.get(name, "test", kind), row["g"])
     p = probs_2d(p)
-    return test_estimates(feats.labels("test"), p, cfg.n_boot, cfg.seed), p
+    return score_on_test(feats.labels("test"), p, cfg.n_boot, cfg.seed), p
 
 
 def _control(ctx: JobContext, family, name: str, row: dict) -> float:

@@ -121,7 +121,7 @@ class SweepResult:
                 row = f"  {r['layer']:>{w}} {r['value']:>9.3g}"
                 if extra:
                     row += f" {r['val'][extra]:>14.3f}"
-                if t["value"] is None:  # undefined on this test split (see `test_estimates`)
+                if t["value"] is None:  # undefined on this test split (see `score_on_test`)
                     shown = f"{'n/a':>23}"
                 elif t["low"] is None:
                     shown = f"{t['value']:>8.3f} {'[n/a]':<14}"

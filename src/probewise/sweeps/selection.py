@@ -49,7 +49,7 @@ def point_metrics(y: np.ndarray, probs: np.ndarray, names: Sequence[str]) -> dic
     return {m: e.value for m, e in evaluate_classification(y, x, names, n_boot=0).items()}
 
 
-def test_estimates(y: np.ndarray, probs: np.ndarray, n_boot: int, seed: int) -> dict[str, dict]:
+def score_on_test(y: np.ndarray, probs: np.ndarray, n_boot: int, seed: int) -> dict[str, dict]:
     """:data:`TEST_METRICS` with bootstrap intervals, from class probabilities `[n, k]` (JSON-ready dicts).
 
     A metric this test split cannot define (AUROC when a class is absent from it) is reported as
