@@ -5,7 +5,7 @@ import json
 import pytest
 
 from probewise.errors import ConfigError
-from probewise.sweeps import SweepConfig, sweep
+from probewise.sweeps import SweepConfig, jobs, sweep
 from probewise.sweeps.jobs import Job, plan_jobs
 
 from .conftest import make_store
@@ -60,6 +60,19 @@ def test_rerun_skips_finished_jobs_and_redoes_missing_or_stale_ones(tmp_path):
     changed = sweep(store, _cfg(layers_per_job=1, n_boot=60), work_dir=work)  # another config: all stale
     assert all(t != before[n] for n, t in _mtimes(work).items())
     assert changed.config["n_boot"] == 60
+
+
+def test_results_of_other_code_are_stale(tmp_path, monkeypatch):
+    # The version string changes only at releases: a rerun after an upgrade (or an edit) must not load results
+    # the old code computed.
+    store = make_store(tmp_path / "s")
+    work = tmp_path / "jobs"
+    sweep(store, _cfg(), work_dir=work)
+    before = _mtimes(work)
+    assert len(jobs.code_fingerprint()) == 32 and jobs.code_fingerprint() == jobs.code_fingerprint.__wrapped__()
+    monkeypatch.setattr(jobs, "code_fingerprint", lambda: "another version of the code")
+    sweep(store, _cfg(), work_dir=work)
+    assert all(t != before[n] for n, t in _mtimes(work).items())
 
 
 def test_results_do_not_depend_on_the_work_folder(tmp_path):

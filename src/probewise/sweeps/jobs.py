@@ -10,7 +10,7 @@ A job is one probe on a chunk of layers of one feature width, so that a batched 
 call. Its result holds the grid rows (train and validation metrics), each layer's choice made on
 validation rows only, and then, read after that choice, the chosen model's test metrics, control task
 and test probabilities. With a work folder every result is written atomically to `<key>.json` beside a
-fingerprint of all that determines it (config, store identity and shard hashes, job, version): a rerun
+fingerprint of all that determines it (config, store identity and shard hashes, job, version and code): a rerun
 loads what matches and computes only what is missing or stale.
 
 The job list depends on the config alone, never on the number of ranks, so a sweep under torchrun gives
@@ -19,6 +19,7 @@ the same numbers as a single process with the same `layers_per_job`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -70,12 +71,23 @@ def plan_jobs(probe_layers: Mapping[str, Sequence[str]], group_keys: Mapping[str
 
 
 def fingerprint(config: Mapping, manifest: Mapping, job: Job) -> str:
-    """A hash of everything a job's result depends on."""
+    """A hash of everything a job's result depends on (the code included: see `code_fingerprint`)."""
     store = {"identity": manifest.get("identity"), "dataset": manifest.get("dataset"),
              "shards": [s.get("sha256") for s in manifest.get("shards", [])]}
     blob = json.dumps({"config": config, "store": store, "job": [job.probe, list(job.layers)],
-                       "version": __version__}, sort_keys=True, default=str)
+                       "version": __version__, "code": code_fingerprint()}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """sha256 of probewise's own source files. The version string changes only at releases; without this, a
+    rerun after an upgrade or a local edit would load results the old code computed (about 2 ms, once)."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:32]
 
 
 @dataclass
