@@ -84,13 +84,23 @@ class Stack:
                               f"0..{self.n_layers} (0 = embeddings, {self.n_layers} = last hidden state).")
         return i
 
+    def arg(self, args: tuple, kwargs: dict, name: str) -> Any:
+        """Argument ``name`` of a forward call of :attr:`base`, given by keyword or position (None if absent)."""
+        if name in kwargs:
+            return kwargs[name]
+        i = self._index.get(name)
+        return args[i] if i is not None and i < len(args) else None
+
+    def kv_cache(self, args: tuple, kwargs: dict) -> Any:
+        """The KV cache a forward call of :attr:`base` was given, or None (transformers >= 5.24 names it
+        ``cache``; earlier versions ``past_key_values``)."""
+        past = self.arg(args, kwargs, "cache")
+        return past if past is not None else self.arg(args, kwargs, "past_key_values")
+
     def call_info(self, args: tuple, kwargs: dict) -> CallInfo:
         """What a forward call of :attr:`base` is about to process (see :class:`CallInfo`)."""
         def arg(name: str) -> Any:
-            if name in kwargs:
-                return kwargs[name]
-            i = self._index.get(name)
-            return args[i] if i is not None and i < len(args) else None
+            return self.arg(args, kwargs, name)
 
         ids = arg("input_ids")
         ids = ids if isinstance(ids, torch.Tensor) else None
@@ -98,8 +108,7 @@ class Stack:
         if not isinstance(x, torch.Tensor):
             x = next((a for a in itertools.chain(args, kwargs.values()) if isinstance(a, torch.Tensor)), None)
         b, t = (int(x.shape[0]), int(x.shape[1])) if x is not None and x.dim() >= 2 else (1, 0)
-        past = arg("cache")  # transformers >= 5.24 names the KV cache `cache`; earlier, `past_key_values`
-        offset = _cache_length(past if past is not None else arg("past_key_values"))
+        offset = _cache_length(self.kv_cache(args, kwargs))
         mask = arg("attention_mask")
         valid = None
         if isinstance(mask, torch.Tensor) and mask.dim() == 2 and mask.shape[0] == b and mask.shape[1] >= t:

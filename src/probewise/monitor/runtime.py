@@ -125,10 +125,6 @@ class Monitor:
         self._warned = False
         self._eos: frozenset[int] = frozenset()  # inside generate(): a row that has fed one of these is finished
         self._paused = False
-        self._ids_at = self.stack._index.get("input_ids")
-        self._past_name = "cache" if "cache" in self.stack._index else "past_key_values"  # (transformers >= 5.24)
-        self._past_at = self.stack._index.get(self._past_name)
-        self._mask_at = self.stack._index.get("attention_mask")
 
     # -- attach / detach ------------------------------------------------------------------------------------
     def attach(self) -> Monitor:
@@ -186,11 +182,6 @@ class Monitor:
         for s in self._streams.values():
             s.start(b)
 
-    def _arg(self, args: tuple, kwargs: dict, name: str, at: int | None) -> Any:
-        if name in kwargs:
-            return kwargs[name]
-        return args[at] if at is not None and at < len(args) else None
-
     def _begin(self, _mod: nn.Module, args: tuple, kwargs: dict) -> None:
         if self._paused:
             self._call = None
@@ -243,14 +234,13 @@ class Monitor:
     def _fast_step(self, args: tuple, kwargs: dict) -> bool:
         """A decoding step with the KV cache (one new token per sequence, the cache holding what the monitor saw),
         read straight from the call: ``Stack.call_info``'s answer for that case, with fewer torch calls."""
-        ids = self._arg(args, kwargs, "input_ids", self._ids_at)
+        ids = self.stack.arg(args, kwargs, "input_ids")
         if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.shape[1] != 1 or ids.shape[0] != len(self.traces):
             return False
-        past = self._arg(args, kwargs, self._past_name, self._past_at)
-        pos = _cache_length(past if past is not None else kwargs.get("past_key_values"))
+        pos = _cache_length(self.stack.kv_cache(args, kwargs))
         if pos != self._n_seen or pos == 0:
             return False
-        mask = self._arg(args, kwargs, "attention_mask", self._mask_at)
+        mask = self.stack.arg(args, kwargs, "attention_mask")
         valid = None
         if isinstance(mask, torch.Tensor):
             if mask.dim() != 2 or mask.shape[0] != ids.shape[0] or mask.shape[1] < pos + 1:
