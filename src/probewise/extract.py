@@ -99,15 +99,14 @@ def compute_shard(source: Source, items, batch_size: int, dtype: torch.dtype, on
                 pooled[name][rows] = val.to("cpu", dtype)
         if on_batch is not None:
             on_batch(len(idx))
-    model = getattr(source, "has_model", True)
     for name, t in pooled.items():  # once per layer and shard, on what will be stored
-        _check_finite(name, t, dtype, model)
+        _check_finite(name, t, dtype, source.has_model)
     tensors = {layout.layer_key(k): v for k, v in pooled.items()}
     offsets = None
     for name, parts in seqs.items():
         r = Ragged.from_list(parts)
         if name not in _INT_KEYS:
-            _check_finite(name, r.values, dtype, model)
+            _check_finite(name, r.values, dtype, source.has_model)
         if offsets is None:
             offsets = r.offsets
             tensors["offsets"] = offsets

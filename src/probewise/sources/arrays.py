@@ -51,6 +51,8 @@ class ArraySource(Source):
         name: what the features are, for the store's manifest (e.g. ``"my-eeg-encoder"``).
     """
 
+    has_model = False  # (NaN/inf in what is stored cannot come from a model's dtype)
+
     def __init__(self, features: Any, *, name: str = "arrays") -> None:
         if isinstance(features, Mapping):
             layers = {str(k): _as_array(v, str(k)) for k, v in features.items()}
@@ -81,7 +83,6 @@ class ArraySource(Source):
         self.layer_names = list(layers)
         self.pooling = "none"
         self.modality = "tensor"
-        self.has_model = False  # (NaN/inf in what is stored cannot come from a model's dtype)
         self._fingerprint: str | None = None
 
     def describe(self) -> dict:

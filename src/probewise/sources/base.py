@@ -69,12 +69,14 @@ class Source(ABC):
     """Base class of representation sources.
 
     Attributes set by subclasses: `layer_names` (list[str], the requested layers in order),
-    `pooling` (str), `modality` ("text" | "image" | "tensor").
+    `pooling` (str), `modality` ("text" | "image" | "tensor"); `has_model` is False for a source that runs no
+    model (precomputed features), so no error blames a model's dtype.
     """
 
     layer_names: list[str]
     pooling: str
     modality: str
+    has_model: bool = True
 
     @abstractmethod
     def describe(self) -> dict:
