@@ -43,9 +43,14 @@ def probs_2d(p: np.ndarray) -> np.ndarray:
     return np.stack([1 - p, p], 1) if p.ndim == 1 else p
 
 
+def _metric_input(probs: np.ndarray) -> np.ndarray:
+    """What the metrics take from class probabilities `[n, k]`: the positive class's `[n]` when binary."""
+    return probs[:, 1] if probs.shape[1] == 2 else probs
+
+
 def point_metrics(y: np.ndarray, probs: np.ndarray, names: Sequence[str]) -> dict[str, float]:
     """Point estimates (no bootstrap) of `names` from class probabilities `[n, k]`."""
-    x = probs[:, 1] if probs.shape[1] == 2 else probs
+    x = _metric_input(probs)
     return {m: e.value for m, e in evaluate_classification(y, x, names, n_boot=0).items()}
 
 
@@ -58,7 +63,7 @@ def score_on_test(y: np.ndarray, probs: np.ndarray, n_boot: int, seed: int) -> d
     ending the sweep after every probe was trained. Accuracy is always defined.
     The metrics share their resamples, whether scored together or one by one (they depend on n, n_boot, seed).
     """
-    x = probs[:, 1] if probs.shape[1] == 2 else probs
+    x = _metric_input(probs)
     try:
         est = evaluate_classification(y, x, TEST_METRICS, n_boot=n_boot, seed=seed)
         return {m: e.to_dict() for m, e in est.items()}
