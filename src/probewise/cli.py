@@ -51,6 +51,15 @@ def _add_extract_args(p: argparse.ArgumentParser) -> None:
     m.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's own; 1 suits a busy machine)")
     m.add_argument("--model-dtype", default=d.model_dtype, help="dtype the model runs in")
     m.add_argument("--trust-remote-code", action="store_true", help="run code shipped with the model (off by default)")
+    b = p.add_argument_group("models bigger than memory (layers above the deepest asked for are never loaded)")
+    b.add_argument("--device-map", help="'auto': accelerate puts weights on GPUs, CPU and disk as they fit")
+    b.add_argument("--max-memory", help="budgets for --device-map, e.g. cpu=2GiB or 0=20GiB,cpu=64GiB")
+    b.add_argument("--offload-folder", help="where --device-map offloads weights to disk (default: the cache)")
+    b.add_argument("--blockwise", action="store_true",
+                   help="one block's weights in memory at a time, every example of a shard through it (resumable "
+                        "per block; --shard-size sets the memory the residual stream takes)")
+    b.add_argument("--save-every", type=float, default=d.save_every, metavar="SECONDS",
+                   help="with --blockwise: save a shard's progress after a block at most this often (default 60)")
     s = p.add_argument_group("store")
     s.add_argument("--out", required=True, help="store folder; an interrupted run resumes when rerun")
     s.add_argument("--dtype", default=d.dtype, help="storage dtype: float32 | float16 | bfloat16")

@@ -16,10 +16,12 @@ resumes at the first missing shard when called again with the same arguments.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,55 +65,75 @@ def _check_finite(name: str, t: torch.Tensor, dtype: torch.dtype, model: bool = 
         raise SourceError(f"layer {name} produced NaN/inf values; {hint}")
 
 
-def compute_shard(source: Source, items, batch_size: int, dtype: torch.dtype, on_batch=None,
-                  word_labels: list | None = None) -> dict[str, torch.Tensor]:
-    """Representations of one shard's items, batched by length, returned in the items' order.
+def plan_batches(source: Source, items, batch_size: int, words: bool = False) -> tuple[Any, list[np.ndarray]]:
+    """A shard's batches: ``(encoded shard or None, [row indices of each batch])``, longest inputs first.
 
     A source may tokenize the whole shard once: `source.encode_shard(items, words)` returns an object with
     `lengths` (per item, for sorting) and `batch(idx)`, whose result `run_batch` takes as `encoded=`; or None.
-    Sources without the hook are sorted by `source.lengths()` and get `run_batch(items)` per batch.
+    Sources without the hook are sorted by `source.lengths()`.
     """
-    m = len(items)
-    words = word_labels is not None
     encode_shard = getattr(source, "encode_shard", None)
     shard = encode_shard(items, words=words) if encode_shard is not None else None
     lengths = np.asarray(shard.lengths if shard is not None else source.lengths(items, words=words))
     order = np.argsort(-lengths, kind="stable")
-    pooled: dict[str, torch.Tensor] = {}
-    seqs: dict[str, list] = {}
-    for b0 in range(0, m, batch_size):
-        idx = order[b0 : b0 + batch_size]
-        kw = {} if shard is None else {"encoded": shard.batch(idx)}
-        if words:
-            kw["word_labels"] = [word_labels[i] for i in idx]
-        out = source.run_batch(_take(items, idx), **kw)
+    return shard, [order[b0 : b0 + batch_size] for b0 in range(0, len(order), batch_size)]
+
+
+class ShardAssembler:
+    """Collects each batch's outputs (layer → `[b, d]`, or lists of `[t_i, d]`) into a shard's tensors, in the
+    items' order."""
+
+    def __init__(self, m: int, dtype: torch.dtype, has_model: bool = True) -> None:
+        self.m, self.dtype, self.has_model = m, dtype, has_model
+        self.pooled: dict[str, torch.Tensor] = {}
+        self.seqs: dict[str, list] = {}
+
+    def add(self, idx: np.ndarray, out: dict[str, torch.Tensor | list[torch.Tensor]]) -> None:
         rows = None
         for name, val in out.items():
             if isinstance(val, list):
-                slot = seqs.setdefault(name, [None] * m)
+                slot = self.seqs.setdefault(name, [None] * self.m)
                 for j, t in zip(idx, val, strict=True):
-                    slot[j] = t.to("cpu", torch.int64 if name in _INT_KEYS else dtype)
+                    slot[j] = t.to("cpu", torch.int64 if name in _INT_KEYS else self.dtype)
             else:
-                if name not in pooled:
-                    pooled[name] = torch.empty((m, *val.shape[1:]), dtype=dtype)
+                if name not in self.pooled:
+                    self.pooled[name] = torch.empty((self.m, *val.shape[1:]), dtype=self.dtype)
                 if rows is None:
-                    rows = torch.from_numpy(idx)
-                pooled[name][rows] = val.to("cpu", dtype)
+                    rows = torch.from_numpy(np.asarray(idx))
+                self.pooled[name][rows] = val.to("cpu", self.dtype)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """The shard's tensors as the store writes them (NaN/inf refused, naming the layer)."""
+        for name, t in self.pooled.items():  # once per layer and shard, on what will be stored
+            _check_finite(name, t, self.dtype, self.has_model)
+        tensors = {layout.layer_key(k): v for k, v in self.pooled.items()}
+        offsets = None
+        for name, parts in self.seqs.items():
+            r = Ragged.from_list(parts)
+            if name not in _INT_KEYS:
+                _check_finite(name, r.values, self.dtype, self.has_model)
+            if offsets is None:
+                offsets = r.offsets
+                tensors["offsets"] = offsets
+            tensors[_INT_KEYS.get(name) or layout.layer_key(name)] = r.values
+        return tensors
+
+
+def compute_shard(source: Source, items, batch_size: int, dtype: torch.dtype, on_batch=None,
+                  word_labels: list | None = None) -> dict[str, torch.Tensor]:
+    """Representations of one shard's items, batched by length (:func:`plan_batches`), returned in the items'
+    order; `run_batch` per batch (with `encoded=` when the source encodes shards)."""
+    words = word_labels is not None
+    shard, batches = plan_batches(source, items, batch_size, words)
+    acc = ShardAssembler(len(items), dtype, source.has_model)
+    for idx in batches:
+        kw = {} if shard is None else {"encoded": shard.batch(idx)}
+        if words:
+            kw["word_labels"] = [word_labels[i] for i in idx]
+        acc.add(idx, source.run_batch(_take(items, idx), **kw))
         if on_batch is not None:
             on_batch(len(idx))
-    for name, t in pooled.items():  # once per layer and shard, on what will be stored
-        _check_finite(name, t, dtype, source.has_model)
-    tensors = {layout.layer_key(k): v for k, v in pooled.items()}
-    offsets = None
-    for name, parts in seqs.items():
-        r = Ragged.from_list(parts)
-        if name not in _INT_KEYS:
-            _check_finite(name, r.values, dtype, source.has_model)
-        if offsets is None:
-            offsets = r.offsets
-            tensors["offsets"] = offsets
-        tensors[_INT_KEYS.get(name) or layout.layer_key(name)] = r.values
-    return tensors
+    return acc.tensors()
 
 
 def _write_pending(writer: StoreWriter, shards: list[int], source: Source, examples: Examples, batch_size: int,
@@ -125,7 +147,11 @@ def _write_pending(writer: StoreWriter, shards: list[int], source: Source, examp
         for k in shards:  # shard k is written in the background while shard k + 1 is computed
             rows = writer.shard_rows(k)
             wl = None if examples.word_labels is None else [examples.word_labels[i] for i in rows]
-            tensors = compute_shard(source, _items(examples, rows), batch_size, store_dtype, bar.update, wl)
+            run = getattr(source, "compute_shard", None)  # a source that runs whole shards (block by block)
+            if run is not None:
+                tensors = run(k, _items(examples, rows), batch_size, store_dtype, bar.update, wl)
+            else:
+                tensors = compute_shard(source, _items(examples, rows), batch_size, store_dtype, bar.update, wl)
             writer.submit_shard(k, tensors)
         done = True
     finally:
@@ -271,12 +297,20 @@ class ExtractConfig:
 
     Exactly one data source: `data` (CSV/TSV/JSONL/Parquet file), `image_folder`, `hf_dataset` or `task`
     (a built-in diagnostic task, see `probewise tasks list`). `threads`: `torch.set_num_threads` for the
-    run (None: torch's default).
+    run (None: torch's default). Models bigger than memory: `device_map` / `max_memory` / `offload_folder`
+    (accelerate's offloading, :class:`probewise.model.LoadPlan`), or `blockwise` (one block's weights at a time,
+    :class:`probewise.sources.blockwise.BlockwiseSource`; its progress is saved after a block at most every
+    `save_every` seconds in `<out>.blockwise/`).
     """
 
     out: str
     model: str = "default"
     gguf_file: str | None = None
+    device_map: str | None = None
+    max_memory: str | None = None
+    offload_folder: str | None = None
+    blockwise: bool = False
+    save_every: float = 60.0
     data: str | None = None
     image_folder: str | None = None
     hf_dataset: str | None = None
@@ -370,8 +404,22 @@ def run_extract(cfg: ExtractConfig, examples: Examples | None = None) -> Store:
         torch.set_num_threads(cfg.threads)
     examples = examples if examples is not None else load_examples(cfg)
     device = dist.DistInfo.from_env().device(cfg.device)
-    source = HFSource(cfg.model, cfg.layers, cfg.pooling, device=device, model_dtype=cfg.model_dtype,
-                      max_length=cfg.max_length, trust_remote_code=cfg.trust_remote_code, gguf_file=cfg.gguf_file)
-    return extract(source, examples, cfg.out, dtype=cfg.dtype, batch_size=cfg.batch_size,
-                   shard_size=cfg.shard_size, overwrite=cfg.overwrite, progress=cfg.progress,
-                   config={"extract": asdict(cfg)})
+    common = {"device": device, "model_dtype": cfg.model_dtype, "max_length": cfg.max_length,
+              "trust_remote_code": cfg.trust_remote_code, "gguf_file": cfg.gguf_file}
+    work = Path(f"{cfg.out}.blockwise")
+    if cfg.blockwise:
+        if cfg.device_map is not None:
+            raise ConfigError("--blockwise loads one block at a time itself; drop --device-map (or --blockwise).")
+        from probewise.sources.blockwise import BlockwiseSource
+
+        source: Source = BlockwiseSource(cfg.model, cfg.layers, cfg.pooling, work_dir=work,
+                                         checkpoint_seconds=cfg.save_every, **common)
+    else:
+        source = HFSource(cfg.model, cfg.layers, cfg.pooling, device_map=cfg.device_map, max_memory=cfg.max_memory,
+                          offload_folder=cfg.offload_folder, **common)
+    store = extract(source, examples, cfg.out, dtype=cfg.dtype, batch_size=cfg.batch_size,
+                    shard_size=cfg.shard_size, overwrite=cfg.overwrite, progress=cfg.progress,
+                    config={"extract": asdict(cfg)})
+    if cfg.blockwise and dist.DistInfo.from_env().is_main:
+        shutil.rmtree(work, ignore_errors=True)  # every shard is written; its progress files are gone already
+    return store

@@ -49,20 +49,35 @@ def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
+def sample_index(numel: int) -> list[int]:
+    """Flat positions a weights fingerprint reads from a tensor of ``numel`` elements: the first 64, 64 spread
+    evenly, the last 64."""
+    step = max(1, numel // 64)
+    return [*range(min(64, numel)), *range(0, numel, step)[:64], *range(max(0, numel - 64), numel)]
+
+
+def fingerprint_entries(entries) -> str:
+    """The fingerprint of ``(name, shape, dtype, read)`` entries, ``read(positions)`` giving the values at those
+    flat positions; :func:`weights_fingerprint` of a model is this over its state dict."""
+    h = hashlib.sha256()
+    for name, shape, dtype, read in sorted(entries, key=lambda e: e[0]):
+        h.update(f"{name}:{tuple(shape)}:{dtype}".encode())
+        numel = 1
+        for s in shape:
+            numel *= int(s)
+        if numel:
+            h.update(read(sample_index(numel)).to("cpu", torch.float64).numpy().tobytes())
+    return h.hexdigest()[:32]
+
+
 def weights_fingerprint(model: nn.Module) -> str:
     """A cheap, weight-dependent fingerprint: names, shapes, dtypes and a strided sample of every tensor.
 
     Reading every weight of a 7B model would take minutes; 192 values per tensor tell models apart.
     """
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
-        flat = t.detach().reshape(-1)
-        if flat.numel():
-            step = max(1, flat.numel() // 64)
-            sample = torch.cat([flat[:64], flat[::step][:64], flat[-64:]]).to("cpu", torch.float64)
-            h.update(sample.numpy().tobytes())
-    return h.hexdigest()[:32]
+    return fingerprint_entries(
+        (name, t.shape, t.dtype, lambda idx, t=t: t.detach().reshape(-1)[idx])
+        for name, t in model.state_dict().items())
 
 
 class Source(ABC):

