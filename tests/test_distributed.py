@@ -45,3 +45,26 @@ def test_torchrun_extract_equals_single_process(tmp_path):
     assert [s["sha256"] for s in a.manifest["shards"]] == [s["sha256"] for s in b.manifest["shards"]]
     # the printed summary comes once (rank 0), not once per rank
     assert multi.stdout.count("wrote 100 examples") == 1
+
+
+def test_torchrun_with_offloaded_weights_in_each_rank_equals_single_process(tmp_path, smollm2_path):
+    """Several processes, each holding a replica whose weights partly live on disk (--device-map inside each rank):
+    the data-parallel extraction equals a single in-memory process."""
+    csv = tmp_path / "d.csv"
+    csv.write_text("text,label\n" + "".join(f"fact number {i} is {'true' if i % 2 else 'false'},{i % 2}\n"
+                                             for i in range(24)))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    args = ["-m", "probewise", "extract", "--model", "smollm2", "--data", str(csv), "--shard-size", "6",
+            "--batch-size", "3", "--layers", "2,30", "--pooling", "last", "--no-progress", "--device", "cpu"]
+    torchrun = Path(sys.executable).with_name("torchrun")
+    multi = subprocess.run([str(torchrun), "--nproc-per-node", "2", "--master-port", "29534", *args, "--out",
+                            str(tmp_path / "m"), "--device-map", "auto", "--max-memory", "cpu=100MiB"],
+                           env=env, capture_output=True, text=True, timeout=900)
+    assert multi.returncode == 0, multi.stderr[-3000:]
+    single = subprocess.run([sys.executable, *args, "--out", str(tmp_path / "s")], env=env, capture_output=True,
+                            text=True, timeout=900)
+    assert single.returncode == 0, single.stderr[-3000:]
+    a, b = open_store(tmp_path / "m", verify=True), open_store(tmp_path / "s", verify=True)
+    assert a.manifest["identity"] == b.manifest["identity"]
+    assert torch.equal(a.read("2"), b.read("2"))
+    torch.testing.assert_close(a.read("30"), b.read("30"), atol=1e-5, rtol=0)

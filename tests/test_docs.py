@@ -10,7 +10,8 @@ import pytest
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = ["README.md", "docs/evaluating-an-encoder.md", "docs/probing-an-llm.md", "docs/deploying-a-monitor.md"]
+DOCS = ["README.md", "docs/evaluating-an-encoder.md", "docs/probing-an-llm.md", "docs/deploying-a-monitor.md",
+        "docs/big-models.md"]
 BLOCK = re.compile(r"```(bash|python)\n(.*?)```", re.S)
 
 

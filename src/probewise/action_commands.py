@@ -70,11 +70,13 @@ def read_prompts(path: str | Path, tokenizer: Any = None) -> list[str]:
     return out
 
 
-def _load(model_id: str, device: str, generate: bool, gguf_file: str | None = None
-          ) -> tuple[Any, Any, torch.device]:
-    """(model, tokenizer, device): a causal LM for decoders, the bare model for encoders."""
+def _load(model_id: str, device: str, generate: bool, gguf_file: str | None = None,
+          args: argparse.Namespace | None = None) -> tuple[Any, Any, torch.device]:
+    """(model, tokenizer, device): a causal LM for decoders, the bare model for encoders, in float32 as
+    extraction runs it by default; `args` may carry --device-map / --max-memory / --offload-folder."""
     import transformers
 
+    from probewise.model.loading import LoadPlan, load_base_model
     from probewise.sources.base import resolve_device
     from probewise.sources.hf import CAUSAL_MODEL_TYPES, resolve_model
 
@@ -88,15 +90,10 @@ def _load(model_id: str, device: str, generate: bool, gguf_file: str | None = No
     if generate and not causal:
         raise ConfigError(f"{model_id!r} is an encoder ({config.model_type}); it cannot generate. Drop --generate "
                           "to score the prompts as they are.")
-    auto = transformers.AutoModelForCausalLM if causal else transformers.AutoModel
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            model = auto.from_pretrained(path)
-        except Exception as e:
-            raise SourceError(f"could not load model weights from {path!r}: {e}") from e
     dev = resolve_device(device)
-    model.to(dev).eval()
+    plan = LoadPlan("float32", dev, device_map=getattr(args, "device_map", None),
+                    max_memory=getattr(args, "max_memory", None), offload_folder=getattr(args, "offload_folder", None))
+    model = load_base_model(path, plan, causal=causal)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token or tok.unk_token
     return model, tok, dev
@@ -157,7 +154,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from probewise.monitor import Monitor
     from probewise.monitor.view import write_view
 
-    model, tok, dev = _load(args.model, args.device, args.generate > 0, args.gguf_file)
+    model, tok, dev = _load(args.model, args.device, args.generate > 0, args.gguf_file, args)
     arts = {name: ProbeArtifact.load(p) for name, p in zip(_probe_names(args.probe), args.probe, strict=True)}
     prompts = read_prompts(args.prompts, tok)
     out = Path(args.out)
@@ -241,7 +238,7 @@ def cmd_steer(args: argparse.Namespace) -> int:
     from probewise.monitor import Monitor
     from probewise.steer import concept_vector, resolve_stack, steer
 
-    model, tok, dev = _load(args.model, args.device, True, args.gguf_file)
+    model, tok, dev = _load(args.model, args.device, True, args.gguf_file, args)
     art = ProbeArtifact.load(args.probe)
     layer = art.check_model(model, args.layer, allow_mismatch=args.allow_mismatch, blocks_path=args.blocks_path)
     stack = resolve_stack(model, args.blocks_path)
@@ -321,6 +318,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="local folder, hub id or .gguf file; 'default' = the embedded "
                                                   "all-MiniLM-L6-v2, 'smollm2' = SmolLM2-135M-Instruct (GGUF)")
     p.add_argument("--gguf-file", help="a GGUF checkpoint's file name inside the --model folder")
+    p.add_argument("--device-map", help="'auto': accelerate puts weights on GPUs, CPU and disk as they fit")
+    p.add_argument("--max-memory", help="budgets for --device-map, e.g. cpu=2GiB or 0=20GiB,cpu=64GiB")
+    p.add_argument("--offload-folder", help="where --device-map offloads weights to disk (default: the cache)")
     p.add_argument("--prompts", required=True, help="text file, one prompt per line (or .jsonl: text/prompt/messages)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--max-length", type=int, help="truncate prompts to this many tokens")

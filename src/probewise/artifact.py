@@ -58,10 +58,19 @@ def model_fingerprint(model: nn.Module) -> str:
     """The weights fingerprint of a model's base (``model.base_model``), as extraction records it.
 
     An ``AutoModelForCausalLM`` and the ``AutoModel`` that :class:`probewise.sources.HFSource` loads share it, so
-    a probe trained on a store matches the generating model of the same weights (and dtype).
+    a probe trained on a store matches the generating model of the same weights (and dtype). Weights offloaded
+    to disk (``device_map``) are read from the model's checkpoint.
     """
     base = getattr(model, "base_model", None)
-    return weights_fingerprint(base if isinstance(base, nn.Module) else model)
+    base = base if isinstance(base, nn.Module) else model
+    if any(p.device.type == "meta" for p in base.parameters()):  # offloaded (device_map): read from the checkpoint
+        from probewise.model.loading import fingerprint
+
+        folder = getattr(getattr(base, "config", None), "_name_or_path", None)
+        if not folder:
+            raise ProbeError("the model's weights are offloaded and its folder is unknown; cannot fingerprint it.")
+        return fingerprint(base, folder)
+    return weights_fingerprint(base)
 
 
 def _edge(x: float | None, default: float) -> float:

@@ -94,3 +94,37 @@ def test_docstring_examples_run(module):
 
     result = run_doctests(module, ignore_warnings=True)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_probe_from_a_partial_store_monitors_the_offloaded_model(smollm2_path, tmp_path):
+    """A store extracted with a partial load, its artifact, and a disk-offloaded SmolLM2 generating under a
+    Monitor: the fingerprints agree, and the scores equal those on the model held in memory."""
+    import numpy as np
+
+    from probewise import Examples, extract
+    from probewise.action_commands import _load
+    from probewise.artifact import ProbeArtifact
+    from probewise.monitor import Monitor
+    from probewise.probes import LogisticProbe
+
+    texts = [f"{w} is a {k} word" for w in ("apple", "river", "stone", "cloud", "green", "quiet") for k in
+             ("nice", "plain", "short")]
+    store = extract(HFSource(smollm2_path, layers=[6], pooling="mean", device="cpu"),
+                    Examples.from_lists(texts, [i % 2 for i in range(len(texts))], seed=0),
+                    str(tmp_path / "store"), progress=False)
+    X = store.read(6).numpy()
+    art = ProbeArtifact.from_store(store, LogisticProbe().fit(X, store.labels), 6, threshold=0.0)
+
+    import argparse
+
+    budget = argparse.Namespace(device_map="auto", max_memory="cpu=100MiB", offload_folder=str(tmp_path / "off"))
+    offloaded, tok, _ = _load(smollm2_path, "cpu", True, None, budget)
+    plain, _, _ = _load(smollm2_path, "cpu", True)
+    assert "disk" in set(offloaded.hf_device_map.values())
+    ids = tok("The capital of France is", return_tensors="pt")
+    scores = []
+    for model in (offloaded, plain):
+        with Monitor(model, {"p": art}) as mon, torch.no_grad():  # refuses a model of other weights
+            mon.generate(**ids, max_new_tokens=4, do_sample=False, pad_token_id=tok.pad_token_id)
+        scores.append(np.asarray(mon.traces[0].scores["p"]))
+    np.testing.assert_allclose(scores[0], scores[1], atol=1e-4)

@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +48,8 @@ class LoadPlan:
         keep_blocks: build only the first ``k`` blocks (None: all).
         device_map: ``"auto"`` / ``"balanced"`` / ``"sequential"`` or an explicit map (accelerate); None: one device.
         max_memory: per-device budgets for ``device_map``: ``{"cpu": "300MiB"}``, ``{0: "20GiB", "cpu": "64GiB"}``.
-        offload_folder: where weights that fit nowhere go (disk offload); default ``<cache>/offload``.
+        offload_folder: where weights that fit nowhere go (disk offload; weights already in a safetensors
+            checkpoint are read from it instead); default ``<cache>/offload/rank<LOCAL_RANK>``.
         trust_remote_code: run code shipped with the model.
     """
 
@@ -173,8 +175,9 @@ def load_base_model(folder: str, plan: LoadPlan | None = None, *, causal: bool =
                                   "run. Raise the budget, or extract block by block (--blockwise).")
         from probewise.sources.gguf import cache_root
 
+        rank = os.environ.get("LOCAL_RANK", "0")  # torchrun: each rank offloads into a folder of its own
         kw.update(device_map=plan.device_map, max_memory=max_memory,
-                  offload_folder=plan.offload_folder or str(cache_root() / "offload"))
+                  offload_folder=plan.offload_folder or str(cache_root() / "offload" / f"rank{rank}"))
     with _quiet():
         try:
             model = auto.from_pretrained(folder, **kw)
