@@ -128,3 +128,36 @@ def test_probe_from_a_partial_store_monitors_the_offloaded_model(smollm2_path, t
             mon.generate(**ids, max_new_tokens=4, do_sample=False, pad_token_id=tok.pad_token_id)
         scores.append(np.asarray(mon.traces[0].scores["p"]))
     np.testing.assert_allclose(scores[0], scores[1], atol=1e-4)
+
+
+@pytest.mark.slow
+def test_kill9_during_offloaded_extraction_resumes(smollm2_path, tmp_path):
+    import os
+
+    from probewise import open_store
+    from probewise.store import layout
+
+    from ..conftest import kill9_when
+
+    csv = tmp_path / "d.csv"
+    csv.write_text("text,label\n" + "".join(f"statement {i} is {'right' if i % 2 else 'wrong'},{i % 2}\n"
+                                             for i in range(160)))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+
+    def cmd(out, *extra):
+        return [sys.executable, "-m", "probewise", "extract", "--model", "smollm2", "--data", str(csv), "--out",
+                str(out), "--layers", "4,30", "--pooling", "last", "--shard-size", "8", "--batch-size", "4",
+                "--device", "cpu", "--no-progress", *extra]
+
+    offload = ("--device-map", "auto", "--max-memory", "cpu=100MiB")
+    proc = subprocess.Popen(cmd(tmp_path / "k", *offload), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    survivors = kill9_when(proc, tmp_path / "k" / layout.SHARD_DIR, "shard-*.safetensors", 2, 600,
+                           "the offloaded extraction finished before it could be killed")
+    assert 2 <= len(survivors) < 20
+    subprocess.run(cmd(tmp_path / "k", *offload), env=env, check=True, capture_output=True)
+    for name, mtime in survivors.items():
+        assert (tmp_path / "k" / layout.SHARD_DIR / name).stat().st_mtime_ns == mtime, f"{name} was recomputed"
+    subprocess.run(cmd(tmp_path / "ref"), env=env, check=True, capture_output=True)
+    a, b = open_store(tmp_path / "k", verify=True), open_store(tmp_path / "ref", verify=True)
+    assert torch.equal(a.read("4"), b.read("4"))
+    torch.testing.assert_close(a.read("30"), b.read("30"), atol=1e-5, rtol=0)
