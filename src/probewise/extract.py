@@ -295,12 +295,15 @@ def write_features(
 class ExtractConfig:
     """Everything that defines one extraction; `probewise extract` flags map one-to-one onto it.
 
-    Exactly one data source: `data` (CSV/TSV/JSONL/Parquet file), `image_folder`, `hf_dataset` or `task`
-    (a built-in diagnostic task, see `probewise tasks list`). `threads`: `torch.set_num_threads` for the
-    run (None: torch's default). Models bigger than memory: `device_map` / `max_memory` / `offload_folder`
-    (accelerate's offloading, :class:`probewise.model.LoadPlan`), or `blockwise` (one block's weights at a time,
-    :class:`probewise.sources.blockwise.BlockwiseSource`; its progress is saved after a block at most every
-    `save_every` seconds in `<out>.blockwise/`).
+    Exactly one data source: `data` (CSV/TSV/JSONL/Parquet file, or array data: an `.npy`/`.npz` file or a
+    folder of `.npy` windows with `labels`, a CSV of labels/groups/split), `image_folder`, `hf_dataset` or `task`
+    (a built-in diagnostic task, see `probewise tasks list`). `model`: a transformers folder/hub id/GGUF file, an
+    ONNX file or a Python `module:attr` nn.Module (see :mod:`probewise.sources.kinds`); for the last two `layers`
+    names nodes/submodules and `layout` says how to read outputs of rank ≥ 3. `threads`:
+    `torch.set_num_threads` for the run (None: torch's default). Models bigger than memory: `device_map` /
+    `max_memory` / `offload_folder` (accelerate's offloading, :class:`probewise.model.LoadPlan`), or `blockwise`
+    (one block's weights at a time, :class:`probewise.sources.blockwise.BlockwiseSource`; its progress is saved
+    after a block at most every `save_every` seconds in `<out>.blockwise/`).
     """
 
     out: str
@@ -321,7 +324,9 @@ class ExtractConfig:
     split_column: str | None = None
     group_column: str | None = None
     image_column: str | None = None
+    labels: str | None = None
     layers: str = "all"
+    layout: str | None = None
     pooling: str = "mean"
     dtype: str = "float32"
     model_dtype: str = "float32"
@@ -349,6 +354,13 @@ def load_examples(cfg: ExtractConfig) -> Examples:
             + (f" (got {', '.join(given)})." if given else ".")
         )
     kw = {"val_frac": cfg.val_frac, "test_frac": cfg.test_frac, "seed": cfg.seed}
+    from probewise.data.arrays import is_array_data, load_arrays
+
+    if cfg.data and is_array_data(cfg.data):
+        return load_arrays(cfg.data, cfg.labels, cfg.label_column, cfg.group_column, cfg.split_column, **kw)
+    if cfg.labels:
+        raise ConfigError("--labels goes with array data (--data X.npy / X.npz / a folder of .npy windows); a table "
+                          "carries its labels in --label-column.")
     if cfg.data:
         return load_table(cfg.data, cfg.text_column, cfg.label_column, cfg.split_column, cfg.group_column,
                           cfg.image_column, **kw)
@@ -397,6 +409,7 @@ def token_task_examples(task) -> Examples:
 def run_extract(cfg: ExtractConfig, examples: Examples | None = None) -> Store:
     """Load the data and the model an `ExtractConfig` names and extract into `cfg.out`."""
     from probewise.sources.hf import HFSource
+    from probewise.sources.kinds import model_kind, module_source
 
     if cfg.threads is not None:
         if cfg.threads < 1:
@@ -404,6 +417,17 @@ def run_extract(cfg: ExtractConfig, examples: Examples | None = None) -> Store:
         torch.set_num_threads(cfg.threads)
     examples = examples if examples is not None else load_examples(cfg)
     device = dist.DistInfo.from_env().device(cfg.device)
+    if model_kind(cfg.model, cfg.gguf_file) != "hf":
+        if cfg.blockwise or cfg.device_map is not None:
+            raise ConfigError("--blockwise and --device-map are for transformers models; an ONNX or nn.Module model "
+                              "is loaded whole.")
+        source: Source = module_source(cfg.model, cfg.layers, cfg.pooling, layout=cfg.layout, device=device)
+        return extract(source, examples, cfg.out, dtype=cfg.dtype, batch_size=cfg.batch_size,
+                       shard_size=cfg.shard_size, overwrite=cfg.overwrite, progress=cfg.progress,
+                       config={"extract": asdict(cfg)})
+    if cfg.layout is not None:
+        raise ConfigError("--layout is for ONNX and nn.Module models; a transformers model's hidden states are "
+                          "[b, tokens, d] already.")
     common = {"device": device, "model_dtype": cfg.model_dtype, "max_length": cfg.max_length,
               "trust_remote_code": cfg.trust_remote_code, "gguf_file": cfg.gguf_file}
     work = Path(f"{cfg.out}.blockwise")
@@ -412,8 +436,8 @@ def run_extract(cfg: ExtractConfig, examples: Examples | None = None) -> Store:
             raise ConfigError("--blockwise loads one block at a time itself; drop --device-map (or --blockwise).")
         from probewise.sources.blockwise import BlockwiseSource
 
-        source: Source = BlockwiseSource(cfg.model, cfg.layers, cfg.pooling, work_dir=work,
-                                         checkpoint_seconds=cfg.save_every, **common)
+        source = BlockwiseSource(cfg.model, cfg.layers, cfg.pooling, work_dir=work,
+                                 checkpoint_seconds=cfg.save_every, **common)
     else:
         source = HFSource(cfg.model, cfg.layers, cfg.pooling, device_map=cfg.device_map, max_memory=cfg.max_memory,
                           offload_folder=cfg.offload_folder, **common)

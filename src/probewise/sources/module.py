@@ -8,14 +8,18 @@ Example:
     >>> {k: tuple(v.shape) for k, v in src.run_batch(torch.randn(5, 8)).items()}
     {'0': (5, 16), '2': (5, 4)}
 
-Outputs are read by rank: `[b, d]` is used as is (pooling 'none'); `[b, t, d]` is a token sequence
-pooled over t; `[b, c, h, w]` (conv maps) becomes `h*w` tokens of c channels. A tuple output uses its
-first element. The forward pass stops once every requested module has fired.
+Outputs are read by their layout (:mod:`probewise.sources.layouts`): `[b, d]` is used as is; an output of
+rank 3 or more is read by the layout you give (`layout="bct"` for `[b, channels, time]`, `"btd"` for
+`[b, tokens, features]`, `"bchw"` for conv maps, a dict for per-layer choices) or, for torch's own layer types,
+by the layout torch documents (`Conv1d` → `bct`, `Conv2d` → `bchw`); any other output of rank ≥ 3 without a
+layout is an error, never a guess. Tokens are pooled by `pooling`. A tuple output uses its first element; a
+model taking several inputs gets a tuple (positional) or a dict (keyword arguments) from `to_input`. The
+forward pass stops once every requested module has fired.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -23,6 +27,7 @@ import torch.nn as nn
 
 from probewise.errors import SourceError
 from probewise.sources.base import Source, StopForward, resolve_device, weights_fingerprint
+from probewise.sources.layouts import as_tokens, check_layout, default_layout, layout_error
 from probewise.sources.pooling import POOLINGS, pool, unpad
 
 MODULE_POOLINGS = (*POOLINGS, "none")
@@ -47,9 +52,12 @@ class ModuleSource(Source):
         module: the frozen model; it is put in eval mode and never modified.
         layers: names of submodules (as in `module.named_modules()`) whose outputs to capture.
         pooling: none (outputs already `[b, d]`) | mean | max | first | last | tokens.
-        to_input: turns a batch of items (rows of the inputs array) into the module's argument;
-            default: `torch.as_tensor` of the stacked rows.
+        to_input: turns a batch of items (rows of the inputs array) into the module's argument (a tuple:
+            positional arguments; a dict: keyword arguments); default: `torch.as_tensor` of the stacked rows.
         name: a model id for the manifest.
+        layout: how to read outputs of rank ≥ 3: one layout for every layer (`"bct"`, `"btd"`, `"bchw"`, ...)
+            or a dict layer → layout; None: torch's documented layout for its own layer types, an error
+            for any other module (see :mod:`probewise.sources.layouts`).
     """
 
     def __init__(
@@ -61,6 +69,7 @@ class ModuleSource(Source):
         device: str | None = "auto",
         to_input: Callable[[Sequence], object] | None = None,
         name: str | None = None,
+        layout: str | Mapping[str, str] | None = None,
     ) -> None:
         if pooling not in MODULE_POOLINGS:
             raise SourceError(f"unknown pooling {pooling!r}; choose one of {', '.join(MODULE_POOLINGS)}.")
@@ -79,22 +88,44 @@ class ModuleSource(Source):
             raise SourceError("ModuleSource needs at least one layer name.")
         self.layer_names = [str(n) for n in layers]
         self._modules = {n: named[n] for n in self.layer_names}
+        if isinstance(layout, Mapping):
+            extra = [k for k in layout if k not in self._modules]
+            if extra:
+                raise SourceError(f"layout names {extra[0]!r}, which is not one of the layers {self.layer_names}.")
+            self.layouts = {n: check_layout(layout[n]) for n in self.layer_names if n in layout}
+        else:
+            self.layouts = {n: check_layout(layout) for n in self.layer_names} if layout is not None else {}
         self._fingerprint: str | None = None
 
     def describe(self) -> dict:
         if self._fingerprint is None:
             self._fingerprint = weights_fingerprint(self.module)
         return {"kind": "module", "model": self.name, "architecture": type(self.module).__name__,
-                "fingerprint": self._fingerprint, "modality": "tensor"}
+                "fingerprint": self._fingerprint, "modality": "tensor",
+                **({"layouts": dict(self.layouts)} if self.layouts else {})}
+
+    def layout_of(self, name: str, t: torch.Tensor) -> str:
+        """The layout `name`'s output `t` is read by: the one given, else torch's documented one, else an error."""
+        given = self.layouts.get(name)
+        if given is not None:
+            return given
+        found = default_layout(self._modules[name], t.dim())
+        if found is None:
+            raise layout_error(name, tuple(t.shape), self._modules[name])
+        return found
 
     def _tokens(self, name: str, t: torch.Tensor) -> torch.Tensor | None:
-        if t.dim() == 2:
-            return None
-        if t.dim() == 3:
-            return t
-        if t.dim() == 4:
-            return t.flatten(2).transpose(1, 2)
-        raise SourceError(f"module {name!r} outputs a tensor of shape {tuple(t.shape)}; expected 2 to 4 dims.")
+        """`[b, tokens, d]`, or None for a `[b, d]` output (layout 'bd' or 'flat')."""
+        x = as_tokens(t, self.layout_of(name, t), name)
+        return None if x.dim() == 2 else x
+
+    def _call(self, x: object) -> None:
+        if isinstance(x, tuple):
+            self.module(*x)
+        elif isinstance(x, dict):
+            self.module(**x)
+        else:
+            self.module(x)
 
     @torch.inference_mode()
     def run_batch(self, items: Sequence) -> dict[str, torch.Tensor | list[torch.Tensor]]:
@@ -104,6 +135,10 @@ class ModuleSource(Source):
             x = torch.as_tensor(np.asarray(items) if not isinstance(items, torch.Tensor) else items)
         if isinstance(x, torch.Tensor):
             x = x.to(self.device)
+        elif isinstance(x, tuple):
+            x = tuple(v.to(self.device) if isinstance(v, torch.Tensor) else v for v in x)
+        elif isinstance(x, dict):
+            x = {k: v.to(self.device) if isinstance(v, torch.Tensor) else v for k, v in x.items()}
         captured: dict[str, torch.Tensor] = {}
         handles = []
         for n, m in self._modules.items():
@@ -113,7 +148,7 @@ class ModuleSource(Source):
                     raise StopForward
             handles.append(m.register_forward_hook(hook))
         try:
-            self.module(x)
+            self._call(x)
         except StopForward:
             pass
         finally:
@@ -130,9 +165,9 @@ class ModuleSource(Source):
                 if self.pooling not in ("none", "mean", "max"):
                     raise SourceError(
                         f"pooling {self.pooling!r} is not available for module {n!r}: it outputs [b, d] with no "
-                        "token axis. Use pooling 'none'."
+                        "token axis (or is read as one vector, layout 'flat'). Use pooling 'none'."
                     )
-                out[n] = t
+                out[n] = t if t.dim() == 2 else t.reshape(t.shape[0], -1)
                 continue
             if self.pooling == "none":
                 raise SourceError(
