@@ -32,6 +32,18 @@ def test_leave_one_group_out_names_group_holding_a_class() -> None:
         leave_one_group_out(groups, labels)  # checked at the call, not at the first fold
 
 
+def test_string_labels_stratify_like_their_integer_codes() -> None:
+    rng = np.random.default_rng(1)
+    groups = rng.integers(0, 30, 300)
+    y = rng.integers(0, 3, 300)
+    names = np.array(["left", "right", "up"])[y]
+    np.testing.assert_array_equal(group_split(names, groups, seed=2), group_split(y, groups, seed=2))
+    assert [te.tolist() for _, te in leave_one_group_out(groups, names)] == [
+        te.tolist() for _, te in leave_one_group_out(groups, y)]
+    with pytest.raises(DataError, match="group 's3' holds all 2 example"):
+        leave_one_group_out(["s1", "s1", "s2", "s2", "s3", "s3"], ["a", "b", "a", "b", "c", "c"])
+
+
 def test_group_split_keeps_groups_whole_balanced_and_seeded() -> None:
     rng = np.random.default_rng(0)
     groups = rng.integers(0, 40, 1000)

@@ -39,6 +39,17 @@ def _encode_groups(groups: Any, n: int | None = None) -> tuple[np.ndarray, np.nd
     return np.unique(g, return_inverse=True)
 
 
+def _class_codes(labels: Any) -> np.ndarray:
+    """Class codes ``[n]`` for stratifying: string or object labels (``"left"``, ``"right"``) are encoded by
+    ``np.unique``; numeric ones go through :func:`class_labels` (regression targets refused)."""
+    y = np.asarray(labels)
+    if y.dtype.kind in "USO":
+        if y.ndim != 1:
+            raise DataError(f"labels must be 1-D (one class per example), got shape {y.shape}.")
+        return np.unique(y.astype(str), return_inverse=True)[1].astype(np.int64)
+    return class_labels(labels, "labels")
+
+
 def _check_no_class_in_one_group(y: np.ndarray, names: np.ndarray, gid: np.ndarray, what: str) -> None:
     """Raise DataError naming the group when one group holds every example of a class."""
     for c in np.unique(y):
@@ -84,8 +95,8 @@ def leave_one_group_out(groups: Any, labels: Any = None) -> Iterator[tuple[np.nd
 
     Args:
         groups: Group id per example ``[n]`` (speaker, document, image source, ...).
-        labels: Optional class labels ``[n]``; when given, a group holding every example of a class is refused
-            (the fold holding it out would train without that class).
+        labels: Optional class labels ``[n]`` (integers or strings); when given, a group holding every example of
+            a class is refused (the fold holding it out would train without that class).
 
     Returns:
         An iterator of ``(train_idx, test_idx)`` int64 index arrays (inputs are checked at the call).
@@ -97,7 +108,7 @@ def leave_one_group_out(groups: Any, labels: Any = None) -> Iterator[tuple[np.nd
     if names.size < 2:
         raise DataError(f"leave-one-group-out needs at least 2 groups, got {names.size}.")
     if labels is not None:
-        y = class_labels(labels, "labels")
+        y = _class_codes(labels)
         check_lengths(labels=y, groups=gid)
         _check_no_class_in_one_group(y, names, gid, "leave-one-group-out")
     return ((np.flatnonzero(gid != g), np.flatnonzero(gid == g)) for g in range(names.size))
@@ -136,7 +147,7 @@ def group_split(
     """
     check_fractions(val_frac, test_frac)
     names, gid = _encode_groups(groups, None if labels is None else len(to_numpy(labels)))
-    y = np.zeros(gid.size, np.int64) if labels is None else class_labels(labels, "labels")
+    y = np.zeros(gid.size, np.int64) if labels is None else _class_codes(labels)
     if names.size < 3:
         raise DataError(f"a group-aware train/val/test split needs at least 3 groups, got {names.size}.")
     if labels is not None:
