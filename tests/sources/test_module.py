@@ -78,6 +78,14 @@ def test_unknown_rank3_layout_is_an_error_not_a_guess():
         ModuleSource(Unlabelled(), ["act"], pooling="mean", device="cpu").run_batch(x)
 
 
+def test_last_axis_modules_are_read_as_tokens_by_features():
+    net = nn.Sequential(nn.Linear(4, 6), nn.LayerNorm(6))
+    x = torch.randn(2, 5, 4)
+    out = ModuleSource(net, ["0", "1"], pooling="mean", device="cpu").run_batch(x)
+    torch.testing.assert_close(out["0"], net[0](x).mean(1))
+    torch.testing.assert_close(out["1"], net(x).mean(1))
+
+
 def test_explicit_layouts():
     torch.manual_seed(0)
     net = Unlabelled().eval()

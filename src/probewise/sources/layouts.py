@@ -55,6 +55,8 @@ _BCT = (nn.Conv1d, nn.ConvTranspose1d, nn.BatchNorm1d, nn.InstanceNorm1d, nn.Max
 _BCHW = (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d, nn.InstanceNorm2d, nn.MaxPool2d, nn.AvgPool2d,
          nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.LPPool2d)
 _BATCH_FIRST = (nn.MultiheadAttention, nn.LSTM, nn.GRU, nn.RNN)
+#: Modules that act on the last axis: with the batch first (the source feeds ``[b, ...]``), rank 3 is [b, t, d].
+_FEATURES_LAST = (nn.Linear, nn.Bilinear, nn.LayerNorm, nn.RMSNorm, nn.Embedding)
 
 
 def check_layout(layout: str) -> str:
@@ -78,7 +80,7 @@ def default_layout(module: nn.Module | None, rank: int) -> str | None:
         return "bct"
     if rank == 4 and isinstance(module, _BCHW):
         return "bchw"
-    if rank == 3 and _batch_first(module):
+    if rank == 3 and (isinstance(module, _FEATURES_LAST) or _batch_first(module)):
         return "btd"
     return None
 
