@@ -150,3 +150,32 @@ def test_no_bootstrap_and_estimate_api() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         full.value = 0.0  # type: ignore[misc]
     assert isinstance(full, Estimate)
+
+
+# ------------------------------------------------------------------------------------------------ Wilson
+@pytest.mark.parametrize(("k", "n"), [(0, 5), (18, 18), (3, 7), (80, 100), (999, 1000), (1, 1)])
+@pytest.mark.parametrize("alpha", [0.05, 0.1])
+def test_wilson_matches_scipy(k, n, alpha) -> None:
+    from scipy.stats import binomtest
+
+    from probewise.metrics import wilson_ci
+
+    ref = binomtest(k, n).proportion_ci(confidence_level=1 - alpha, method="wilson")
+    np.testing.assert_allclose(wilson_ci(k, n, alpha), (ref.low, ref.high), atol=1e-12)
+
+
+def test_accuracy_interval_is_wilson_and_stays_honest_at_small_n() -> None:
+    from probewise.metrics import evaluate_classification
+
+    y = np.array([0, 1] * 9)
+    p = np.where(y == 1, 0.9, 0.1)  # every one of 18 rows right: a bootstrap collapses to [1, 1]
+    res = evaluate_classification(y, p, ("accuracy", "auroc"), n_boot=200, seed=0)
+    acc = res["accuracy"]
+    assert (acc.value, acc.method, acc.n) == (1.0, "wilson", 18)
+    assert acc.high == 1.0 and 0.80 < acc.low < 0.85
+    assert bootstrap_ci(accuracy, y, (p > 0.5).astype(int), n_boot=200, seed=0).low == 1.0  # the collapse
+    assert res["auroc"].method == "percentile bootstrap"
+    with pytest.raises(DataError, match="successes"):
+        from probewise.metrics import wilson_ci
+
+        wilson_ci(5, 4)

@@ -5,8 +5,8 @@ Classification (``y_true`` integer labels ``[n]``): :func:`accuracy`, :func:`bal
 :func:`auprc` take scores; :func:`tpr_at_fpr`, :func:`threshold_at_fpr`, :func:`weighted_error` are binary;
 :func:`log_loss`, :func:`brier`, :func:`ece`, :func:`reliability_curve` take probabilities;
 :func:`fit_temperature` / :func:`apply_temperature` calibrate logits. Regression: :func:`r2`, :func:`mse`,
-:func:`pearson`. Intervals: :func:`bootstrap_ci` → :class:`Estimate`. By name: :data:`METRICS`,
-:func:`get_metric`, :func:`evaluate_classification`, :func:`evaluate_regression`.
+:func:`pearson`. Intervals: :func:`bootstrap_ci` → :class:`Estimate`; :func:`wilson_ci` for proportions. By
+name: :data:`METRICS`, :func:`get_metric`, :func:`evaluate_classification`, :func:`evaluate_regression`.
 
 Example:
     >>> from probewise.metrics import METRICS, accuracy, bootstrap_ci
@@ -16,7 +16,7 @@ Example:
     True
 """
 
-from probewise.metrics.bootstrap import Estimate, bootstrap_ci
+from probewise.metrics.bootstrap import Estimate, bootstrap_ci, wilson_ci
 from probewise.metrics.calibration import (
     ReliabilityCurve,
     apply_temperature,
@@ -73,6 +73,7 @@ __all__ = [
     "reliability_curve",
     "threshold_at_fpr",
     "top_k_accuracy",
+    "wilson_ci",
     "tpr_at_fpr",
     "weighted_error",
 ]

@@ -28,7 +28,7 @@ from probewise.metrics import classification as _clf
 from probewise.metrics import regression as _reg
 from probewise.metrics._checks import check_fraction, check_lengths, to_numpy
 
-__all__ = ["Estimate", "bootstrap_ci"]
+__all__ = ["Estimate", "bootstrap_ci", "wilson_ci"]
 
 #: Index-matrix elements drawn per chunk (16 MiB of int64); chunks depend only on n, so every path sees the
 #: same resamples for the same seed.
@@ -61,6 +61,8 @@ class Estimate:
         seed: Seed of the resampling.
         alpha: Miscoverage level: the interval is the ``[alpha/2, 1 - alpha/2]`` percentile range.
         n_skipped: Resamples on which the metric was undefined (e.g. one class only for AUROC), left out.
+        method: How the interval was made: ``"percentile bootstrap"``, or ``"wilson"`` (accuracy, a proportion:
+            :func:`wilson_ci`).
     """
 
     value: float
@@ -71,6 +73,7 @@ class Estimate:
     seed: int
     alpha: float = 0.05
     n_skipped: int = 0
+    method: str = "percentile bootstrap"
 
     def __str__(self) -> str:
         level = f"{100 * (1 - self.alpha):g}% CI"
@@ -194,3 +197,38 @@ def bootstrap_ci(
         )
     low, high = np.quantile(boot, [alpha / 2.0, 1.0 - alpha / 2.0])
     return Estimate(value, float(low), float(high), n, int(n_boot), int(seed), alpha, skipped)
+
+
+def wilson_ci(successes: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``successes / n``: honest at small n and at 0 or 1.
+
+    A percentile bootstrap of accuracy collapses to ``[1, 1]`` when every test row is right (there is no
+    resample with an error); Wilson's interval keeps the uncertainty of n rows: 18 of 18 right gives
+    ``[0.82, 1.0]``.
+
+    Example:
+        >>> [round(v, 3) for v in wilson_ci(18, 18)]
+        [0.824, 1.0]
+        >>> [round(v, 3) for v in wilson_ci(80, 100)]
+        [0.711, 0.867]
+
+    Args:
+        successes: Count of successes (correct predictions), ``0 <= successes <= n``.
+        n: Number of trials (test rows), ``n >= 1``.
+        alpha: Miscoverage; 0.05 gives a 95% interval.
+
+    Returns:
+        ``(low, high)``.
+    """
+    from statistics import NormalDist
+
+    if n < 1 or not 0 <= successes <= n:
+        raise DataError(f"wilson_ci needs 0 <= successes <= n and n >= 1, got successes={successes}, n={n}.")
+    alpha = check_fraction(alpha, "alpha")
+    z = NormalDist().inv_cdf(1.0 - alpha / 2.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high

@@ -23,7 +23,7 @@ import numpy as np
 
 from probewise.errors import ConfigError
 from probewise.metrics._checks import as_probs, as_scores, to_numpy
-from probewise.metrics.bootstrap import Estimate, bootstrap_ci
+from probewise.metrics.bootstrap import Estimate, bootstrap_ci, wilson_ci
 from probewise.metrics.calibration import ece
 from probewise.metrics.classification import (
     accuracy,
@@ -150,7 +150,11 @@ def _evaluate(
             other = "evaluate_regression" if spec.needs == "values" else "evaluate_classification"
             raise ConfigError(f"metric {name!r} is not a {task} metric; use it with {other}.")
         arg = x if task == "regression" else _prepare(spec.needs, x)
-        out[name] = bootstrap_ci(spec.fn, y, arg, n_boot=n_boot, alpha=alpha, seed=seed)
+        est = bootstrap_ci(spec.fn, y, arg, n_boot=n_boot, alpha=alpha, seed=seed)
+        if spec.fn is accuracy and n_boot > 0:  # a proportion: Wilson's interval stays honest at small n
+            low, high = wilson_ci(round(est.value * est.n), est.n, alpha)
+            est = Estimate(est.value, low, high, est.n, est.n_boot, est.seed, est.alpha, 0, "wilson")
+        out[name] = est
     return out
 
 
@@ -163,10 +167,13 @@ def evaluate_classification(
     alpha: float = 0.05,
     seed: int = 0,
 ) -> dict[str, Estimate]:
-    """Several classification metrics from probabilities, each with a bootstrap interval.
+    """Several classification metrics from probabilities, each with a 95% interval.
 
     Predicted labels are ``argmax`` of ``[n, k]`` probabilities, or ``p >= 0.5`` for ``[n]`` positive-class
-    probabilities. All metrics share the same resamples (same seed and n), so their intervals are paired. For
+    probabilities. Accuracy, a proportion, gets Wilson's score interval (:func:`~probewise.metrics.wilson_ci`,
+    ``Estimate.method == "wilson"``: it stays honest on small test sets where a bootstrap collapses to
+    ``[1, 1]``); the other metrics get percentile-bootstrap intervals that share the same resamples (same seed
+    and n), so they are paired. For
     raw scores or logits, call the metrics and :func:`~probewise.metrics.bootstrap_ci` directly (or apply a
     softmax / :func:`~probewise.metrics.apply_temperature` first).
 

@@ -211,7 +211,7 @@ def _summary(results: Sequence[SweepResult], labels: list[str], slugs: list[str]
     rows = [[r[i] for i in keep] for r in rows]
     numeric = [h not in ("task", "model", "probe") for h in head]
     cap = (f"Per task and probe family: layer and hyperparameter chosen on validation, then scored once on test "
-           f"({metric}, 95% percentile-bootstrap CI). "
+           f"({metric}, 95% CI: Wilson's interval for accuracy, percentile bootstrap otherwise). "
            + ("Selectivity: test minus control-task (permuted labels) score at that layer. "
               if "selectivity" in head else "")
            + ("Grid fit s: seconds to fit the probe's whole grid on every layer. " if "grid fit s" in head else "")

@@ -84,5 +84,6 @@ def score_on_test(y: np.ndarray, probs: np.ndarray, n_boot: int, seed: int) -> d
             warnings.warn(f"test {m}: {what} undefined on this test split and reported as null: {e}", RuntimeWarning,
                           stacklevel=2)
             out[m] = {"value": value, "low": None, "high": None, "n": len(y), "n_boot": n_boot, "seed": seed,
-                      "alpha": 0.05, "n_skipped": n_boot, "undefined": str(e)}
+                      "alpha": 0.05, "n_skipped": n_boot, "method": "percentile bootstrap",
+                      "undefined": str(e)}
     return out
