@@ -97,11 +97,32 @@ def test_result_contents_and_roundtrip(store3, tmp_path):
     import pyarrow.parquet as pq
 
     assert pq.read_table(paths[2]).num_rows == len(res.grid)
+    import pandas as pd
+
+    df = pd.read_csv(paths[1])  # one flat table: no dict reprs, test beside val on the chosen rows
+    assert len(df) == len(res.grid) and not df.astype(str).apply(lambda c: c.str.contains("{")).any().any()
+    assert {"val_accuracy", "train_accuracy", "test_accuracy", "test_accuracy_low", "chosen_for_layer",
+            "selected", "n_test", "seed"} <= set(df.columns)
+    assert df.chosen_for_layer.sum() == 3 and df.selected.sum() == 1
+    top = df[df.selected].iloc[0]
+    assert (str(top.layer), top.value, top.test_accuracy) == (sel["layer"], sel["value"], acc["value"])
+    assert df[~df.chosen_for_layer].test_accuracy.isna().all()
     d = json.loads(paths[0].read_text())
     d["schema_version"] = 99
     paths[0].write_text(json.dumps(d))
     with pytest.raises(ProbewiseError, match="schema 99.*Re-run the sweep"):
         SweepResult.load(paths[0])
+
+
+def test_a_binding_grid_edge_is_warned_and_recorded(store3):
+    cfg = {"probes": ("logistic",), "control": False, "baselines": False}
+    with pytest.warns(RuntimeWarning, match=r"logistic: C=0.0001 .* lowest value of its grid .* --C-grid"):
+        res = sweep(store3, _cfg(C_grid=(1e-4, 1e-3, 1e-2, 1.0), **cfg))  # 1e-4 beats 1e-3 on val
+    assert res.selected["logistic"]["grid_edge"] == "lowest"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 1e-5 only ties 1e-4 on val: the edge does not bind, nothing to say
+        res = sweep(store3, _cfg(C_grid=(1e-5, 1e-4, 1e-3), **cfg))
+    assert (res.selected["logistic"]["value"], res.selected["logistic"]["grid_edge"]) == (1e-5, None)
 
 
 def test_table_shows_the_metric_that_selected(store3):

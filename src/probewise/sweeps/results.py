@@ -59,7 +59,7 @@ class SweepResult:
             p = path.with_suffix(".json")
             p.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
             written.append(p)
-        rows = [{**r, "dataset": self.store.get("dataset"), "model": self.store.get("model")} for r in self.grid]
+        rows = self.flat_rows()
         if "csv" in formats:
             p = path.with_suffix(".csv")
             keys = list(dict.fromkeys(k for r in rows for k in r))
@@ -76,6 +76,44 @@ class SweepResult:
             pq.write_table(pa.Table.from_pylist(rows), p)
             written.append(p)
         return written
+
+    def flat_rows(self) -> list[dict]:
+        """One flat row per grid point (the CSV / Parquet table; ``pandas.DataFrame(result.flat_rows())``).
+
+        Columns: dataset, model, seed, split sizes, probe, layer, param, value, ``train_accuracy``, ``val_<metric>``;
+        ``chosen_for_layer`` (the value chosen on validation at that layer) and ``selected`` (the probe's choice over
+        all layers) as booleans; on chosen rows the test metrics with their interval (``test_<metric>``,
+        ``test_<metric>_low``/``_high``), ``control_accuracy`` and ``selectivity``; empty elsewhere (test is
+        scored only for what validation chose).
+
+        Example:
+            >>> # import pandas as pd; df = pd.DataFrame(result.flat_rows()); df[df.selected]
+        """
+        sizes = self.store.get("split_sizes") or {}
+        common = {"dataset": self.store.get("dataset"), "model": self.store.get("model"),
+                  "seed": self.config.get("seed"), "n_train": sizes.get("train"), "n_val": sizes.get("val"),
+                  "n_test": sizes.get("test")}
+        chosen = {(e["probe"], e["layer"]): e for e in self.per_layer}
+        out = []
+        for r in self.grid:
+            e = chosen.get((r["probe"], r["layer"]))
+            is_chosen = e is not None and e["value"] == r["value"]
+            sel = self.selected.get(r["probe"]) or {}
+            row = {**common, "probe": r["probe"], "layer": r["layer"], "param": r["param"], "value": r["value"],
+                   **{f"train_{k}": v for k, v in (r.get("train") or {}).items()},
+                   **{f"val_{k}": v for k, v in (r.get("val") or {}).items()},
+                   "chosen_for_layer": is_chosen,
+                   "selected": sel.get("layer") == r["layer"] and sel.get("value") == r["value"]}
+            for m, est in ((e or {}).get("test") or {}).items():
+                est = est if is_chosen and isinstance(est, dict) else {}
+                row[f"test_{m}"], row[f"test_{m}_low"], row[f"test_{m}_high"] = (
+                    est.get("value"), est.get("low"), est.get("high"))
+            if e is not None and "control" in e:
+                row["control_accuracy"] = (e["control"] or {}).get("accuracy") if is_chosen else None
+                row["selectivity"] = e.get("selectivity") if is_chosen else None
+            out.append(row)
+        keys = list(dict.fromkeys(k for r in out for k in r))  # every row gets every column
+        return [{k: r.get(k) for k in keys} for r in out]
 
     @classmethod
     def load(cls, path: str | Path) -> SweepResult:

@@ -15,6 +15,7 @@ rank 0 gathers the results, chooses across layers on validation and writes the r
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -201,6 +202,27 @@ def _run_jobs(jobs: list[Job], ctx: JobContext, store: Store, info: dist.DistInf
     return outcomes
 
 
+#: Where a user sets each family's grid (named in the grid-edge warning).
+_GRID_FLAGS = {"logistic": ("--C-grid", "C_grid"), "ridge": ("--alpha-grid", "alpha_grid"),
+               "meandiff": ("--shrinkage-grid", "shrinkage_grid")}
+
+
+def _check_grid_edge(probe: str, row: dict, rows: list[dict], metric: str) -> str | None:
+    """Warn when the value chosen on validation sits at an edge of its grid that binds (see ``grid_edge``)."""
+    edge = selection.grid_edge(rows, row, metric)
+    if probe == "meandiff" and row["value"] in (0.0, 1.0):
+        edge = None  # shrinkage cannot go beyond [0, 1]
+    if edge:
+        grid = sorted({r["value"] for r in rows})
+        flag, field = _GRID_FLAGS.get(probe, (None, None))
+        how = f"CLI {flag}, Python SweepConfig({field}=...)" if flag else f"SweepConfig(grids={{{probe!r}: ...}})"
+        warnings.warn(
+            f"{probe}: {row['param']}={row['value']:g} chosen on validation is the {edge} value of its grid "
+            f"({', '.join(f'{v:g}' for v in grid)}) and beats its neighbour there: the optimum may lie beyond "
+            f"the grid. Extend it ({how}) and rerun.", RuntimeWarning, stacklevel=3)
+    return edge
+
+
 def _gather(store: Store, cfg: SweepConfig, ctx: JobContext, layers: list[str], probe_names: dict[str, list[str]],
             jobs: list[Job], outcomes: dict[int, dict]) -> SweepResult:
     """Choose among layers on validation rows, then assemble the result with baselines and provenance."""
@@ -224,10 +246,11 @@ def _gather(store: Store, cfg: SweepConfig, ctx: JobContext, layers: list[str], 
         row = selection.select_on_val([r for r in grid_rows if r["probe"] == probe and "+" not in r["layer"]],
                                       cfg.select)
         chosen = next(p for p in per_layer if p["probe"] == probe and p["layer"] == row["layer"])
+        edge = _check_grid_edge(probe, row, [r for r in grid_rows if r["probe"] == probe], cfg.select)
         selected[probe] = {"layer": row["layer"], "param": row["param"], "value": row["value"],
                            "select_metric": cfg.select, "val": row["val"], "test": chosen["test"],
                            "control": chosen.get("control"), "selectivity": chosen.get("selectivity"),
-                           "refit": cfg.refit,
+                           "refit": cfg.refit, "grid_edge": edge,
                            "test_predictions": {"y": y_te.tolist(), "probs": test_probs[(probe, row["layer"])]}}
     m = store.manifest
     provenance = {

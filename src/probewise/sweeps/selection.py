@@ -38,6 +38,28 @@ def select_on_val(rows: Sequence[dict], metric: str) -> dict:
     return min(rows, key=key)
 
 
+def grid_edge(rows: Sequence[dict], chosen: dict, metric: str) -> str | None:
+    """``"lowest"``/``"highest"`` when the chosen value sits at that edge of its grid *and* beats its inner
+    neighbour on validation (at the chosen layer): the optimum may lie beyond the grid. None otherwise, and
+    when the edge only won a tie (ties go to the stronger regularization; the grid did not bind).
+
+    Example:
+        >>> rows = [{"layer": "1", "value": c, "val": {"accuracy": a}} for c, a in [(0.1, .7), (1, .8), (10, .9)]]
+        >>> grid_edge(rows, rows[2], "accuracy")
+        'highest'
+    """
+    same = sorted((r for r in rows if r["layer"] == chosen["layer"]), key=lambda r: r["value"])
+    values = [r["value"] for r in same]
+    if len(values) < 3 or chosen["value"] not in (values[0], values[-1]):
+        return None
+    edge, inner = (same[0], same[1]) if chosen["value"] == values[0] else (same[-1], same[-2])
+    sign = 1.0 if get_metric(metric).greater_is_better else -1.0
+    a, b = edge["val"][metric], inner["val"][metric]
+    if not (np.isfinite(a) and np.isfinite(b)) or sign * (a - b) <= 0:
+        return None
+    return "lowest" if edge is same[0] else "highest"
+
+
 def probs_2d(p: np.ndarray) -> np.ndarray:
     """Class probabilities `[n, k]` from `[n, k]` or binary positive-class probabilities `[n]`."""
     return np.stack([1 - p, p], 1) if p.ndim == 1 else p
