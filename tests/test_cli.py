@@ -3,6 +3,7 @@ import json
 import pytest
 
 from probewise.cli import main
+from tests.conftest import HANG_GUARD_S
 
 
 @pytest.fixture
@@ -98,9 +99,24 @@ def _into_a_closed_pipe(*args: str) -> tuple[int, str]:
                             stderr=subprocess.PIPE, env=env)
     proc.stdout.close()
     err = proc.stderr.read().decode()
-    return proc.wait(timeout=120), err
+    return proc.wait(timeout=HANG_GUARD_S), err
 
 
 def test_a_closed_pipe_ends_quietly():
     """No traceback, and the status a shell gives a command killed by SIGPIPE."""
     assert _into_a_closed_pipe("tasks", "list") == (141, "")
+
+
+def test_cli_start_imports_no_torch():
+    """`--version`, `--help` and argument errors answer without loading torch, transformers or matplotlib."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom probewise.cli import main\n"
+            "for argv in (['--version'], ['sweep', '--help'], ['extract', '--help'], ['report', '--help'], "
+            "['steer', '--help'], ['sweep', '--no-such-flag']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "heavy = sorted(m for m in ('torch', 'transformers', 'matplotlib', 'sklearn') if m in sys.modules)\n"
+            "print('HEAVY', heavy)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "HEAVY []"

@@ -20,12 +20,14 @@ import math
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from probewise.errors import ConfigError, DataError, SourceError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["add_parsers", "cmd_monitor", "cmd_steer", "read_prompts"]
 
@@ -118,6 +120,8 @@ def _gen_kwargs(args: argparse.Namespace, tok: Any, n: int) -> dict:
 @contextlib.contextmanager
 def _seeded(seed: int | None) -> Iterator[None]:
     """Seed one sampled generation in a forked RNG (no global RNG state changes); None: nothing to seed."""
+    import torch
+
     if seed is None:
         yield
         return
@@ -150,6 +154,8 @@ def _probe_names(paths: list[str]) -> list[str]:
 # ------------------------------------------------------------------------------------------------ monitor
 def cmd_monitor(args: argparse.Namespace) -> int:
     """Score every prompt (and what the model generates from it) token by token; write JSONL and an HTML view."""
+    import torch
+
     from probewise.artifact import ProbeArtifact
     from probewise.monitor import Monitor
     from probewise.monitor.view import write_view
@@ -204,6 +210,8 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 def _reference_pass(model: Any, ids: torch.Tensor, n_prompt: int, stack: Any, layer: int, enc: dict
                     ) -> tuple[float, int, float]:
     """Unsteered model on prompt + continuation: (continuation NLL sum, its token count, residual norm at layer)."""
+    import torch
+
     norms: list[torch.Tensor] = []
 
     def grab(h: torch.Tensor) -> None:
@@ -234,6 +242,8 @@ def _reference_pass(model: Any, ids: torch.Tensor, n_prompt: int, stack: Any, la
 def cmd_steer(args: argparse.Namespace) -> int:
     """Generate with and without steering along the probe's direction over a grid of alphas; choose the largest
     alpha whose text keeps the reference perplexity within --max-ppl-factor of the unsteered text's."""
+    import torch
+
     from probewise.artifact import ProbeArtifact
     from probewise.monitor import Monitor
     from probewise.steer import concept_vector, resolve_stack, steer

@@ -21,7 +21,7 @@ from probewise.errors import ProbewiseError
 
 
 def _add_extract_args(p: argparse.ArgumentParser) -> None:
-    from probewise.extract import ExtractConfig
+    from probewise.extract_config import ExtractConfig
 
     d = ExtractConfig(out="")
     g = p.add_argument_group("data (exactly one)")

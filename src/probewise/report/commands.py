@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from probewise.report.compare import leaderboard, load_results
-from probewise.report.figures import FIGURE_FORMATS, export_figures
-from probewise.report.html import write_leaderboard, write_report
+from probewise.report import FIGURE_FORMATS
 
 __all__ = ["add_parsers", "cmd_compare", "cmd_report"]
 
@@ -24,6 +22,10 @@ _RESULTS_HELP = "result JSON files, or folders holding them (searched recursivel
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the HTML report; with --format or --figures-dir, also each plot as its own file."""
+    from probewise.report.compare import load_results
+    from probewise.report.figures import export_figures
+    from probewise.report.html import write_report
+
     results = load_results(args.results)
     out = write_report(results, args.out, title=args.title, metric=args.metric)
     print(f"wrote {out} ({len(results)} result{'s' * (len(results) != 1)})")
@@ -36,6 +38,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Print the models × tasks leaderboard as Markdown; write Markdown, LaTeX and HTML files when asked."""
+    from probewise.report.compare import leaderboard, load_results
+    from probewise.report.html import write_leaderboard
+
     results = load_results(args.results)
     lb = leaderboard(results, args.metric, probe=args.probe, allow_mixed=args.allow_mixed)
     print(lb.to_markdown())

@@ -27,13 +27,13 @@ from matplotlib.lines import Line2D
 from probewise.errors import ConfigError
 from probewise.metrics import ece, reliability_curve, tpr_at_fpr
 from probewise.metrics.classification import binary_clf_curve
+from probewise.report import FIGURE_FORMATS
 from probewise.report.compare import metric_value, model_labels, pick_probe
 from probewise.sweeps.results import SweepResult
 
 __all__ = ["FIGURE_FORMATS", "export_figures", "few_shot_points", "probe_color", "roc_points", "svg_markup",
            "task_figures"]
 
-FIGURE_FORMATS = ("png", "svg", "pdf")
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 KNOWN_PROBES = ("logistic", "ridge", "meandiff", "mlp", "attention", "knn", "moment", "multimax")
 STYLE = {
