@@ -25,19 +25,31 @@ def run_doctests(module: str, ignore_warnings: bool = False) -> doctest.TestResu
         return doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
 
 
-def kill9_when(proc, folder, pattern: str, at_least: int, timeout: float, too_fast: str) -> dict[str, int]:
+#: A guard against a hung subprocess, not a speed limit: tests wait on progress, and a loaded machine may be slow.
+HANG_GUARD_S = 3600
+
+
+def kill9_when(proc, folder, pattern: str, at_least: int, stall: float, too_fast: str) -> dict[str, int]:
     """Wait until `folder` holds `at_least` files matching `pattern`, then kill -9 `proc` (a real subprocess).
 
-    Returns the surviving files' mtimes (name → ns), to check later that a rerun left them untouched.
+    The wait follows progress, not the clock: it fails only when no new file appeared for `stall` seconds while
+    the process ran (a hang), with a message saying so. Returns the surviving files' mtimes (name → ns), to
+    check later that a rerun left them untouched.
     """
     import signal
     import time
 
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        done = list(folder.glob(pattern)) if folder.exists() else []
-        if len(done) >= at_least or proc.poll() is not None:
+    seen, last_progress = 0, time.time()
+    while True:
+        done = len(list(folder.glob(pattern))) if folder.exists() else 0
+        if done >= at_least or proc.poll() is not None:
             break
+        if done > seen:
+            seen, last_progress = done, time.time()
+        if time.time() - last_progress > stall:
+            proc.kill()
+            pytest.fail(f"no new {pattern} in {folder} for {stall:.0f} s ({done} of {at_least} written): the "
+                        "subprocess looks hung")
         time.sleep(0.01)
     assert proc.poll() is None, too_fast
     os.kill(proc.pid, signal.SIGKILL)

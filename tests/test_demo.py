@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from tests.conftest import HANG_GUARD_S
+
 pytestmark = pytest.mark.slow
 
 
@@ -16,7 +18,7 @@ def test_demo_end_to_end(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "probewise", "demo", "--out", str(out), "--tasks", "negation,bigram_shift",
          "--task-size", "300", "--no-progress"],
-        env=env, capture_output=True, text=True, timeout=900,
+        env=env, capture_output=True, text=True, timeout=HANG_GUARD_S,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "negation" in proc.stdout and "bigram_shift" in proc.stdout and "best (val)" in proc.stdout
@@ -33,7 +35,7 @@ def test_demo_end_to_end(tmp_path):
     # rerunning resumes from the finished stores instead of re-extracting
     again = subprocess.run(
         [sys.executable, "-m", "probewise", "demo", "--out", str(out), "--tasks", "negation", "--task-size", "300",
-         "--no-progress"], env=env, capture_output=True, text=True, timeout=900)
+         "--no-progress"], env=env, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert again.returncode == 0
     assert json.loads((out / "results" / "negation.json").read_text())["selected"] == res["selected"]
 
@@ -44,7 +46,7 @@ def test_demo_at_its_defaults_runs_every_task(tmp_path):
     out = tmp_path / "demo"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run([sys.executable, "-m", "probewise", "demo", "--out", str(out), "--no-progress"],
-                          env=env, capture_output=True, text=True, timeout=900)
+                          env=env, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     from probewise.data.tasks import list_tasks

@@ -10,6 +10,7 @@ import torch
 
 from probewise import open_store
 from probewise.distributed import DistInfo
+from tests.conftest import HANG_GUARD_S
 
 pytestmark = pytest.mark.slow
 
@@ -33,10 +34,10 @@ def test_torchrun_extract_equals_single_process(tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")
     launch = [str(torchrun), "--nproc-per-node", "2", "--master-port", "29533"]
     multi = subprocess.run([*launch, *_args(csv, tmp_path / "m")],
-                           env=env, capture_output=True, text=True, timeout=600)
+                           env=env, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert multi.returncode == 0, multi.stderr[-3000:]
     single = subprocess.run([sys.executable, *_args(csv, tmp_path / "s")], env=env, capture_output=True, text=True,
-                            timeout=600)
+                            timeout=HANG_GUARD_S)
     assert single.returncode == 0, single.stderr[-3000:]
     a, b = open_store(tmp_path / "m", verify=True), open_store(tmp_path / "s", verify=True)
     assert a.n == b.n == 100
@@ -59,10 +60,10 @@ def test_torchrun_with_offloaded_weights_in_each_rank_equals_single_process(tmp_
     torchrun = Path(sys.executable).with_name("torchrun")
     multi = subprocess.run([str(torchrun), "--nproc-per-node", "2", "--master-port", "29534", *args, "--out",
                             str(tmp_path / "m"), "--device-map", "auto", "--max-memory", "cpu=100MiB"],
-                           env=env, capture_output=True, text=True, timeout=900)
+                           env=env, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert multi.returncode == 0, multi.stderr[-3000:]
     single = subprocess.run([sys.executable, *args, "--out", str(tmp_path / "s")], env=env, capture_output=True,
-                            text=True, timeout=900)
+                            text=True, timeout=HANG_GUARD_S)
     assert single.returncode == 0, single.stderr[-3000:]
     a, b = open_store(tmp_path / "m", verify=True), open_store(tmp_path / "s", verify=True)
     assert a.manifest["identity"] == b.manifest["identity"]

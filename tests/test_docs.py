@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import HANG_GUARD_S
+
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ["README.md", "docs/evaluating-an-encoder.md", "docs/probing-an-llm.md", "docs/deploying-a-monitor.md",
@@ -28,7 +30,7 @@ def test_doc_blocks_run(doc, tmp_path):
     ran = 0
     for lang, body in blocks(doc):
         cmd = ["bash", "-euo", "pipefail", "-c", body] if lang == "bash" else [sys.executable, "-c", body]
-        proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=HANG_GUARD_S)
         assert proc.returncode == 0, f"{doc} block failed:\n{body}\n--- stderr ---\n{proc.stderr[-3000:]}"
         ran += 1
     assert ran >= 2

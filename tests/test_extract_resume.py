@@ -10,7 +10,7 @@ import torch
 from probewise import open_store
 from probewise.store import layout
 
-from .conftest import kill9_when
+from .conftest import HANG_GUARD_S, kill9_when
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,7 @@ def test_kill9_then_resume_equals_uninterrupted(tmp_path):
     killed = tmp_path / "killed"
     proc = subprocess.Popen(_cmd(csv, killed), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     shard_dir = killed / layout.SHARD_DIR
-    survivors = kill9_when(proc, shard_dir, "shard-*.safetensors", 3, 120,
+    survivors = kill9_when(proc, shard_dir, "shard-*.safetensors", 3, HANG_GUARD_S,
                            "extraction finished before it could be killed; make the dataset larger")
     assert 3 <= len(survivors) < 25
     with pytest.raises(Exception, match="incomplete"):

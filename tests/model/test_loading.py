@@ -137,7 +137,7 @@ def test_kill9_during_offloaded_extraction_resumes(smollm2_path, tmp_path):
     from probewise import open_store
     from probewise.store import layout
 
-    from ..conftest import kill9_when
+    from ..conftest import HANG_GUARD_S, kill9_when
 
     csv = tmp_path / "d.csv"
     csv.write_text("text,label\n" + "".join(f"statement {i} is {'right' if i % 2 else 'wrong'},{i % 2}\n"
@@ -151,7 +151,7 @@ def test_kill9_during_offloaded_extraction_resumes(smollm2_path, tmp_path):
 
     offload = ("--device-map", "auto", "--max-memory", "cpu=100MiB")
     proc = subprocess.Popen(cmd(tmp_path / "k", *offload), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    survivors = kill9_when(proc, tmp_path / "k" / layout.SHARD_DIR, "shard-*.safetensors", 2, 600,
+    survivors = kill9_when(proc, tmp_path / "k" / layout.SHARD_DIR, "shard-*.safetensors", 2, HANG_GUARD_S,
                            "the offloaded extraction finished before it could be killed")
     assert 2 <= len(survivors) < 20
     subprocess.run(cmd(tmp_path / "k", *offload), env=env, check=True, capture_output=True)

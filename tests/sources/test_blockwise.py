@@ -15,6 +15,7 @@ import torch
 from probewise import Examples, HFSource, extract, open_store
 from probewise.errors import SourceError
 from probewise.sources.blockwise import BlockwiseSource
+from tests.conftest import HANG_GUARD_S
 
 from ..conftest import SENTENCES
 
@@ -97,7 +98,7 @@ def test_kill9_mid_shard_then_rerun_equals_ordinary_store(smollm2_path, tmp_path
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     state = tmp_path / "killed.blockwise" / "shard-00000" / "state.json"
     saved = 0
-    deadline = time.time() + 600
+    deadline = time.time() + HANG_GUARD_S
     while time.time() < deadline and proc.poll() is None:
         try:
             saved = json.loads(state.read_text())["next_block"]

@@ -14,6 +14,7 @@ import torch.nn as nn
 from probewise import Examples, ModuleSource, extract
 from probewise.errors import StoreError
 from probewise.store import layout
+from tests.conftest import HANG_GUARD_S
 
 pytestmark = pytest.mark.slow
 
@@ -63,11 +64,11 @@ def test_second_writer_process_refused(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.time() + 120
+        deadline = time.time() + HANG_GUARD_S
         while not (out / layout.MANIFEST).exists() and time.time() < deadline and first.poll() is None:
             time.sleep(0.05)
         assert first.poll() is None, "the first extraction ended too early for the test"
-        second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=HANG_GUARD_S)
         assert second.returncode == 2
         assert "being written by another process" in second.stderr and str(first.pid) in second.stderr
     finally:
