@@ -187,7 +187,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     cfg = SweepConfig(
         probes=tuple(p.strip() for p in args.probe.split(",") if p.strip()),
-        layers=tuple(args.layers.split(",")) if args.layers else None,
+        layers=tuple(x.strip() for x in args.layers.split(",")) if args.layers else None,
         C_grid=_floats(args.C_grid), alpha_grid=_floats(args.alpha_grid), shrinkage_grid=_floats(args.shrinkage_grid),
         select=args.select, refit=args.refit, combine=tuple(args.combine.split(",")) if args.combine else None,
         engine=args.engine, n_boot=args.n_boot, seed=args.seed, level=args.level,
@@ -262,7 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--probe", default="logistic",
                    help="comma-separated: logistic,ridge,meandiff,mlp,knn (pooled); efficient,attentive,moment,"
                         "mean_linear,ema_max,attention,multimax,rolling (tokens stores)")
-    p.add_argument("--layers", help="comma-separated store layers (default: all)")
+    p.add_argument("--layers", help="store layers: all (default), names or indices (negative from the last), "
+                                    "ranges 0-4, globs '*Add', comma-separated")
     p.add_argument("--C-grid", dest="C_grid", help="logistic inverse regularization values (default 1e-4..1e5)")
     p.add_argument("--alpha-grid", help="ridge alphas (default 1e-2..1e7)")
     p.add_argument("--shrinkage-grid", help="meandiff covariance shrinkage values in [0, 1]")

@@ -142,3 +142,23 @@ def test_refuses_foreign_folder_and_incomplete_store(tmp_path):
     assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"
     with pytest.raises(StoreError, match="does not exist"):
         open_store(tmp_path / "nope")
+
+
+def test_select_layers_takes_what_extract_takes(tmp_path):
+    """`--layers` means the same in sweep as in extract: all, names, negative indices, ranges, globs."""
+    import numpy as np
+
+    import probewise as pw
+
+    rng = np.random.default_rng(0)
+    feats = {str(i): rng.normal(size=(40, 3)).astype(np.float32) for i in range(7)}
+    feats["/blk/Add"] = rng.normal(size=(40, 3)).astype(np.float32)
+    store = pw.write_features(tmp_path / "s", feats, rng.integers(0, 2, 40), name="sel")
+    assert store.select_layers(None) == store.layers == store.select_layers("all")
+    assert store.select_layers("0,2-4,-1") == ["0", "2", "3", "4", store.layers[-1]]
+    assert store.select_layers(["6", 1, "*Add"]) == ["6", "1", "/blk/Add"]
+    assert store.select_layers("3, 3 ,3") == ["3"]
+    for bad, why in (("9", "layer '9' is not in store"), ("5-8", "layers \\['7', '8'\\] are not"),
+                     ("*Mul", "matches no layer"), ("", "names no layer")):
+        with pytest.raises(StoreError, match=why):
+            store.select_layers(bad)

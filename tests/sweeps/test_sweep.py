@@ -161,6 +161,7 @@ def test_bad_input(store2, tmp_path):
         sweep(store2, _cfg(C_grid=(0.0, 1.0)))
     with pytest.raises(ProbewiseError, match="layer .5. is not in store"):
         sweep(store2, _cfg(layers=("5",)))
+    assert {r["layer"] for r in sweep(store2, _cfg(probes=("ridge",), layers=("-1",))).per_layer} == {"2"}
     with pytest.raises(ConfigError, match="unknown probe"):
         sweep(store2, _cfg(probes=("svm",)))
     with pytest.raises(ConfigError, match="select="):

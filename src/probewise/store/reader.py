@@ -8,8 +8,10 @@ Example:
 
 from __future__ import annotations
 
+import fnmatch
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -131,6 +133,47 @@ class Store:
         if isinstance(layer, int) and layer < 0 and -len(self.layers) <= layer:
             return self.layers[layer]
         raise StoreError(f"layer {layer!r} is not in store {self.root}; it holds layers {self.layers}.")
+
+    def select_layers(self, spec: str | Sequence[int | str] | None = None) -> list[str]:
+        """Stored layer names from a request, as ``--layers`` takes it in ``extract`` and ``sweep``.
+
+        ``None``/``"all"``: every layer; otherwise a comma list (or a sequence) of stored names, indices (negative
+        count from the last stored layer), inclusive ranges ``"2-5"`` of numeric names, or globs (``"*Add"``).
+
+        Example:
+            >>> # store.layers == ["0", "1", ..., "6"]
+            >>> # store.select_layers("0,2-4,-1") == ["0", "2", "3", "4", "6"]
+        """
+        if spec is None or (isinstance(spec, str) and spec.strip() == "all"):
+            return list(self.layers)
+        items = [x.strip() for x in spec.split(",")] if isinstance(spec, str) else list(spec)
+        out: list[str] = []
+        for item in items:
+            if item == "" or item is None:
+                continue
+            text = str(item).strip()
+            if text in self.layers:
+                out.append(text)
+            elif re.fullmatch(r"-?\d+", text):
+                out.append(self.resolve_layer(int(text) if int(text) < 0 else text))
+            elif m := re.fullmatch(r"(\d+)-(\d+)", text):
+                wanted = [str(i) for i in range(int(m[1]), int(m[2]) + 1)]
+                missing = [w for w in wanted if w not in self.layers]
+                if missing or not wanted:
+                    raise StoreError(f"layer range {text!r}: layers {missing or wanted} are not in store {self.root}; "
+                                     f"it holds layers {self.layers}.")
+                out += wanted
+            elif any(c in text for c in "*?["):
+                hits = [n for n in self.layers if fnmatch.fnmatchcase(n, text)]
+                if not hits:
+                    raise StoreError(f"layer pattern {text!r} matches no layer of store {self.root}; it holds "
+                                     f"layers {self.layers}.")
+                out += hits
+            else:
+                self.resolve_layer(text)  # raises, naming the layers the store holds
+        if not out:
+            raise StoreError(f"--layers {spec!r} names no layer; store {self.root} holds layers {self.layers}.")
+        return list(dict.fromkeys(out))
 
     def indices(self, split: str | int | None = None) -> np.ndarray:
         code = _split_code(split)

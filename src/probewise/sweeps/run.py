@@ -45,7 +45,8 @@ class SweepConfig:
     Attributes:
         probes: probe families: logistic, ridge, meandiff (batched solvers); mlp, knn (pooled); efficient,
             attentive, moment, mean_linear, ema_max, attention, multimax, rolling (token stores).
-        layers: store layers to sweep (None = all).
+        layers: store layers to sweep (None = all): names, indices (negative from the last), ranges "0-4", globs
+            (see :meth:`Store.select_layers`).
         C_grid / alpha_grid / shrinkage_grid: the grid of each family (None = its default).
         select: validation metric that chooses (accuracy | balanced_accuracy | log_loss | auroc).
         refit: refit the chosen configuration on train+val before scoring test.
@@ -113,7 +114,7 @@ def sweep(store: Store, config: SweepConfig | None = None, *, progress: bool = F
         raise ConfigError(f"select={cfg.select!r}: choose one of {', '.join(VAL_METRICS)}.")
     if cfg.layers_per_job is not None and cfg.layers_per_job < 1:
         raise ConfigError(f"layers_per_job={cfg.layers_per_job}: give a positive number (or none for whole groups).")
-    layers = [store.resolve_layer(x) for x in (cfg.layers or store.layers)]
+    layers = store.select_layers(cfg.layers)
     for probe in cfg.probes:  # every config check before any data is read
         get_family(probe, cfg.engine)
         cfg.grid_for(probe)
