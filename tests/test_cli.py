@@ -120,3 +120,41 @@ def test_cli_start_imports_no_torch():
             "print('HEAVY', heavy)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "HEAVY []"
+
+
+def test_every_option_has_help_and_shows_its_default():
+    import argparse
+
+    from probewise.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing, hidden_defaults = [], []
+    for name, sp in sub.choices.items():
+        for a in sp._actions:
+            if isinstance(a, argparse._HelpAction) or a.help == argparse.SUPPRESS:
+                continue
+            if not a.help:
+                missing.append(f"{name} {a.option_strings or a.dest}")
+            elif a.option_strings and a.default is not None and a.default is not False and "default" not in a.help:
+                hidden_defaults.append(f"{name} {a.option_strings}")
+    assert not missing and not hidden_defaults, (missing, hidden_defaults)
+    text = sub.choices["extract"].format_help()
+    assert "examples per forward pass (default: 32)" in " ".join(text.split())
+    assert "(default: 0)" in " ".join(sub.choices["sweep"].format_help().split())  # a zero default is shown too
+
+
+def test_one_meaning_per_flag():
+    """--probe names probe families (sweep, compare); artifacts are --artifact; --format's old uses are hidden."""
+    import argparse
+
+    from probewise.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for cmd in ("monitor", "steer"):
+        text = sub.choices[cmd].format_help()
+        assert "--artifact" in text and "--probe" not in text
+    assert "--results-format" in sub.choices["sweep"].format_help()
+    assert "--figure-format" in sub.choices["report"].format_help()
+    for cmd in ("sweep", "report"):
+        assert "--format " not in sub.choices[cmd].format_help()

@@ -161,6 +161,8 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from probewise.monitor.view import write_view
 
     model, tok, dev = _load(args.model, args.device, args.generate > 0, args.gguf_file, args)
+    if not args.probe:
+        raise ConfigError("give the probe artifact(s) to run with --artifact PATH (repeat for several).")
     arts = {name: ProbeArtifact.load(p) for name, p in zip(_probe_names(args.probe), args.probe, strict=True)}
     prompts = read_prompts(args.prompts, tok)
     out = Path(args.out)
@@ -249,6 +251,8 @@ def cmd_steer(args: argparse.Namespace) -> int:
     from probewise.steer import concept_vector, resolve_stack, steer
 
     model, tok, dev = _load(args.model, args.device, True, args.gguf_file, args)
+    if not args.probe:
+        raise ConfigError("give the probe artifact whose direction steers with --artifact PATH.")
     art = ProbeArtifact.load(args.probe)
     layer = art.check_model(model, args.layer, allow_mismatch=args.allow_mismatch, blocks_path=args.blocks_path)
     stack = resolve_stack(model, args.blocks_path)
@@ -347,8 +351,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     """Add the `steer` and `monitor` sub-commands (each sets ``func``, taking the namespace, returning a code)."""
     p = subparsers.add_parser("monitor", help="score prompts (and generations) token by token with probe artifacts")
     _common(p)
-    p.add_argument("--probe", required=True, action="append",
-                   help="probe artifact (path without suffix, or its .json); repeat for several")
+    p.add_argument("--artifact", dest="probe", action="append",
+                   help="probe artifact (path without suffix, or its .json); repeat for several (required)")
+    p.add_argument("--probe", dest="probe", action="append", help=argparse.SUPPRESS)  # the old name of --artifact
     p.add_argument("--generate", type=int, default=0, metavar="N",
                    help="generate N new tokens per prompt and score them too (decoders; default 0: score the prompts)")
     p.add_argument("--out", required=True, help="JSONL file: one record per prompt with per-token scores")
@@ -359,13 +364,17 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("steer", help="steer generation along a probe's direction; pick the largest alpha "
                                             "that keeps perplexity within a factor")
     _common(p)
-    p.add_argument("--probe", required=True, help="probe artifact: its concept vector is the steering direction")
+    p.add_argument("--artifact", dest="probe",
+                   help="probe artifact: its concept vector is the steering direction (required)")
+    p.add_argument("--probe", dest="probe", help=argparse.SUPPRESS)  # the old name of --artifact
     p.add_argument("--alphas", default="0,1,2,4,8", help="comma-separated grid of alphas (default 0,1,2,4,8)")
     p.add_argument("--max-ppl-factor", type=float, default=1.5,
                    help="largest allowed perplexity of steered text relative to unsteered text (default 1.5)")
     p.add_argument("--max-new-tokens", type=int, default=20, help="tokens generated per prompt (default 20)")
     p.add_argument("--layer", type=int, help="steer at this layer (default: the probe's layer)")
-    p.add_argument("--mode", default="add", choices=("add", "project_out", "clamp"))
-    p.add_argument("--positions", default="all", choices=("all", "last"))
+    p.add_argument("--mode", default="add", choices=("add", "project_out", "clamp"),
+                   help="add alpha × direction, remove the direction, or clamp its coordinate to alpha")
+    p.add_argument("--positions", default="all", choices=("all", "last"),
+                   help="steer every position, or only the last (the token being generated)")
     p.add_argument("--out", help="JSON file for the full results")
     p.set_defaults(func=cmd_steer)

@@ -33,13 +33,13 @@ def _add_extract_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hf-dataset", help="Hugging Face dataset: hub name, or a folder saved with save_to_disk")
     g.add_argument("--task", help="a built-in diagnostic task (see `probewise tasks list`)")
     g.add_argument("--task-size", type=int, default=d.task_size, help="examples to generate for --task")
-    g.add_argument("--text-column", default=d.text_column)
-    g.add_argument("--label-column", default=d.label_column)
+    g.add_argument("--text-column", default=d.text_column, help="column holding the text (or image path)")
+    g.add_argument("--label-column", default=d.label_column, help="column holding the class label")
     g.add_argument("--split-column", help="column holding train/val/test; otherwise a stratified split")
     g.add_argument("--group-column", help="column of group ids (subjects, documents)")
     g.add_argument("--image-column", help="column of image paths (relative to the file) for vision models")
-    g.add_argument("--val-frac", type=float, default=d.val_frac)
-    g.add_argument("--test-frac", type=float, default=d.test_frac)
+    g.add_argument("--val-frac", type=float, default=d.val_frac, help="fraction of examples for validation")
+    g.add_argument("--test-frac", type=float, default=d.test_frac, help="fraction of examples for test")
     g.add_argument("--seed", type=int, default=d.seed, help="seed of the split (and of --task generation)")
     m = p.add_argument_group("model")
     m.add_argument("--model", default=d.model,
@@ -70,10 +70,11 @@ def _add_extract_args(p: argparse.ArgumentParser) -> None:
     s = p.add_argument_group("store")
     s.add_argument("--out", required=True, help="store folder; an interrupted run resumes when rerun")
     s.add_argument("--dtype", default=d.dtype, help="storage dtype: float32 | float16 | bfloat16")
-    s.add_argument("--batch-size", type=int, default=d.batch_size)
-    s.add_argument("--shard-size", type=int, default=d.shard_size)
+    s.add_argument("--batch-size", type=int, default=d.batch_size, help="examples per forward pass")
+    s.add_argument("--shard-size", type=int, default=d.shard_size,
+                   help="examples per shard file (the unit a rerun resumes from)")
     s.add_argument("--overwrite", action="store_true", help="replace an existing store instead of resuming")
-    s.add_argument("--no-progress", action="store_true")
+    s.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
@@ -225,6 +226,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Append ``(default: X)`` to every option's help that has a default and does not already say it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _show_defaults(sub)
+            continue
+        help_text = action.help
+        if (not help_text or help_text == argparse.SUPPRESS or "default" in help_text
+                or action.default is None or action.default is False or action.default == argparse.SUPPRESS
+                or not action.option_strings):
+            continue
+        action.help = f"{help_text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="probewise", description="Probe frozen models layer by layer.")
     parser.add_argument("--version", action="version", version=f"probewise {__version__}")
@@ -236,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_extract)
 
     p = sub.add_parser("info", help="summarize a store")
-    p.add_argument("store")
+    p.add_argument("store", help="a store folder written by `probewise extract`")
     p.add_argument("--verify", action="store_true", help="check every shard's sha256")
     p.set_defaults(func=_cmd_info)
 
@@ -253,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_layers)
 
     p = sub.add_parser("tasks", help="the built-in diagnostic tasks")
-    p.add_argument("action", choices=["list"])
+    p.add_argument("action", choices=["list"], help="list: name, classes and what each task tests")
     p.set_defaults(func=_cmd_tasks)
 
     p = sub.add_parser("sweep", help="train probes on every layer × hyperparameter of a store, select on val")
@@ -274,13 +290,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch (batched) | sklearn (reference loop) | stream (shard by shard, stores larger than RAM)")
     p.add_argument("--level", default="example", help="example | token (per-token labels of a word-labelled store)")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for test intervals")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of bootstrap, control task and stochastic probes")
     p.add_argument("--out", help="results path without extension (default: <store>-sweep)")
-    p.add_argument("--format", default="json,csv", help="comma-separated: json,csv,parquet")
+    p.add_argument("--results-format", dest="format", default="json,csv",
+                   help="files to write, comma-separated: json (everything), csv and parquet (the flat grid table)")
+    p.add_argument("--format", dest="format", help=argparse.SUPPRESS)  # the old name of --results-format
     p.add_argument("--layers-per-job", type=int,
                    help="layers per job, the unit torchrun ranks share and a rerun skips (default: all layers of a "
                         "probe and width in one batched job; under torchrun give 1)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_sweep)
 
     from probewise.report.commands import add_parsers as add_report_parsers
@@ -294,11 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the whole pipeline on the embedded default model and built-in tasks")
     p.add_argument("--out", default="probewise-demo", help="folder for stores and results")
     p.add_argument("--tasks", help="comma-separated built-in task names (default: all)")
-    p.add_argument("--task-size", type=int, default=2000)
-    p.add_argument("--model", default="default")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--task-size", type=int, default=2000, help="sentences generated per task")
+    p.add_argument("--model", default="default", help="model to probe (default: the embedded all-MiniLM-L6-v2)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the tasks, splits and sweeps")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_demo)
+    _show_defaults(parser)
     return parser
 
 

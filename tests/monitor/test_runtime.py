@@ -210,7 +210,7 @@ def test_cli_monitor_and_steer(tiny_gpt2, gpt2, tmp_path, capsys):
             return args.func(args)
 
     out, html = tmp_path / "scores.jsonl", tmp_path / "view.html"
-    assert run("monitor", "--model", tiny_gpt2, "--probe", tmp_path / "lin", "--probe", tmp_path / "mm.json",
+    assert run("monitor", "--model", tiny_gpt2, "--artifact", tmp_path / "lin", "--probe", tmp_path / "mm.json",
                "--prompts", prompts, "--generate", 5, "--out", out, "--html", html) == 0
     recs = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(recs) == 2 and set(recs[0]["scores"]) == {"lin", "mm"}
@@ -218,11 +218,11 @@ def test_cli_monitor_and_steer(tiny_gpt2, gpt2, tmp_path, capsys):
     page = html.read_text()
     assert page.count('class="tok"') == 2 * sum(len(r["token_ids"]) for r in recs)
     assert "http" not in page and "<script src" not in page
-    assert run("monitor", "--model", tiny_gpt2, "--probe", tmp_path / "lin", "--prompts", chat,
+    assert run("monitor", "--model", tiny_gpt2, "--artifact", tmp_path / "lin", "--prompts", chat,
                "--out", tmp_path / "chat.jsonl.out") == 0
     capsys.readouterr()
     steer_json = tmp_path / "steer.json"
-    assert run("steer", "--model", tiny_gpt2, "--probe", tmp_path / "lin", "--prompts", prompts,
+    assert run("steer", "--model", tiny_gpt2, "--artifact", tmp_path / "lin", "--prompts", prompts,
                "--alphas", "1,4", "--max-new-tokens", 4, "--max-ppl-factor", 1.5, "--out", steer_json) == 0
     printed = capsys.readouterr().out
     res = json.loads(steer_json.read_text())
@@ -233,7 +233,7 @@ def test_cli_monitor_and_steer(tiny_gpt2, gpt2, tmp_path, capsys):
     assert res["chosen_alpha"] == (max(ok) if ok else 0.0)
     assert "chosen alpha" in printed
     with pytest.raises(ConfigError, match="encoder"):
-        run("monitor", "--model", "default", "--probe", tmp_path / "lin", "--prompts", prompts, "--generate", 3,
+        run("monitor", "--model", "default", "--artifact", tmp_path / "lin", "--prompts", prompts, "--generate", 3,
             "--out", tmp_path / "x.jsonl")
 
 

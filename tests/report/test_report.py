@@ -325,7 +325,7 @@ def test_report_command(tmp_path, capsys):
     make_result("negation").save(runs / "negation")
     make_result("sentence_length", k=3).save(runs / "sentence_length")
     out = tmp_path / "r.html"
-    assert run(["report", runs, "-o", out, "--title", "My probes", "--format", "svg",
+    assert run(["report", runs, "-o", out, "--title", "My probes", "--figure-format", "svg",
                 "--figures-dir", tmp_path / "figs"]) == 0
     assert "<title>My probes</title>" in out.read_text() and len(list((tmp_path / "figs").glob("*.svg"))) == 7
     assert "wrote 7 figures" in capsys.readouterr().out

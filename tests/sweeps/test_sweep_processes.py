@@ -65,7 +65,7 @@ def test_two_nodes_simulated_on_one_machine_equal_single_process(tmp_path):
 
 def test_kill9_during_sweep_then_rerun_recomputes_nothing_finished(tmp_path):
     store = make_store(tmp_path / "s", n=2400, k=3, d=32)
-    args = [*_sweep_args(store.root, tmp_path / "killed", probes="mlp,logistic"), "--format", "json"]
+    args = [*_sweep_args(store.root, tmp_path / "killed", probes="mlp,logistic"), "--results-format", "json"]
     jobs = tmp_path / "killed.jobs"
     proc = subprocess.Popen([sys.executable, *args], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     survivors = kill9_when(proc, jobs, "*.json", 1, HANG_GUARD_S,
@@ -79,7 +79,7 @@ def test_kill9_during_sweep_then_rerun_recomputes_nothing_finished(tmp_path):
         assert (jobs / name).stat().st_mtime_ns == mtime, f"{name} was recomputed"
     assert len(list(jobs.glob("*.json"))) == 6 and not list(jobs.glob(".*"))
 
-    clean_args = [*_sweep_args(store.root, tmp_path / "clean", probes="mlp,logistic"), "--format", "json"]
+    clean_args = [*_sweep_args(store.root, tmp_path / "clean", probes="mlp,logistic"), "--results-format", "json"]
     clean = subprocess.run([sys.executable, *clean_args], env=ENV, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert clean.returncode == 0, clean.stderr[-3000:]
     assert _numbers(tmp_path / "killed.json") == _numbers(tmp_path / "clean.json")

@@ -1,7 +1,7 @@
 """`probewise report` and `probewise compare`: an HTML report, paper figures and leaderboards from result files.
 
 Example:
-    $ probewise report probewise-demo/results -o report.html --format svg --figures-dir figures
+    $ probewise report probewise-demo/results -o report.html --figure-format svg --figures-dir figures
     $ probewise compare runs/ --markdown leaderboard.md --latex leaderboard.tex -o compare.html
 
 RESULTS are result JSON files, or folders searched recursively for JSON files of format ``probewise-results``
@@ -21,7 +21,7 @@ _RESULTS_HELP = "result JSON files, or folders holding them (searched recursivel
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Write the HTML report; with --format or --figures-dir, also each plot as its own file."""
+    """Write the HTML report; with --figure-format or --figures-dir, also each plot as its own file."""
     from probewise.report.compare import load_results
     from probewise.report.figures import export_figures
     from probewise.report.html import write_report
@@ -65,8 +65,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", default="report.html", help="HTML file to write (default: report.html)")
     p.add_argument("--title", help="report title")
     p.add_argument("--metric", default="accuracy", help="test metric shown (default: accuracy)")
-    p.add_argument("--format", choices=FIGURE_FORMATS,
+    p.add_argument("--figure-format", dest="format", choices=FIGURE_FORMATS,
                    help="also write each plot as its own file in this format (for papers)")
+    p.add_argument("--format", dest="format", choices=FIGURE_FORMATS, help=argparse.SUPPRESS)  # old name
     p.add_argument("--figures-dir", help="folder for those figures (default: <report name>_figures)")
     p.set_defaults(func=cmd_report)
 
