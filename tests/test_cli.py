@@ -31,6 +31,24 @@ def test_extract_and_info(csv_file, tmp_path, capsys):
     assert info["model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert _into_a_closed_pipe("info", str(out)) == (141, "")  # short output: it meets the pipe at the flush
 
+    # reruns say what they reused instead of "wrote"
+    again = ["extract", "--data", str(csv_file), "--split-column", "split", "--layers", "0,6", "--out", str(out),
+             "--no-progress", "--device", "cpu"]
+    assert main(again) == 0
+    assert "reused 40 examples × 2 layers" in capsys.readouterr().out
+    import numpy as np
+
+    from probewise import write_features
+
+    rng = np.random.default_rng(0)
+    feats = write_features(str(tmp_path / "feats"), rng.normal(size=(2, 90, 4)), rng.integers(0, 2, 90), name="f")
+    sweep = ["sweep", str(feats.root), "--C-grid", "0.1,1,10", "--n-boot", "50", "--no-progress",
+             "--out", str(tmp_path / "r")]
+    assert main(sweep) == 0
+    assert "reused" not in capsys.readouterr().out
+    assert main(sweep) == 0
+    assert "reused 1 of 1 finished sweep jobs" in capsys.readouterr().out
+
 
 @pytest.mark.parametrize(
     "args, message",

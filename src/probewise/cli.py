@@ -89,7 +89,14 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
     if DistInfo.from_env().is_main:
         write_config(store.root / "run.yaml", "extract", {**vars(args), "overwrite": None})
-        print(f"wrote {store.n} examples × {len(store.layers)} layers ({store.pooling}, {store.dtype}) to {store.root}")
+        what = f"{store.n} examples × {len(store.layers)} layers ({store.pooling}, {store.dtype})"
+        written, reused = getattr(store, "shards_written", None), getattr(store, "shards_reused", 0)
+        if written == 0:
+            print(f"reused {what} in {store.root}: the store was complete, nothing computed (--overwrite redoes it)")
+        elif reused:
+            print(f"wrote {written} shards and reused {reused} finished ones (resumed): {what} in {store.root}")
+        else:
+            print(f"wrote {what} to {store.root}")
     return 0
 
 
@@ -213,6 +220,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         written.append(write_config(Path(f"{base}.yaml"), "sweep", {**vars(args), "stores": [str(path)],
                                                                    "out": str(base)}))
         print(result.table(args.select if args.select != "log_loss" else "accuracy"))
+        reused, n_jobs = result.timing.get("jobs_reused", 0), result.timing.get("jobs", 0)
+        if reused:
+            print(f"reused {reused} of {n_jobs} finished sweep jobs from {base}.jobs (the same store and config)")
         print("wrote " + ", ".join(str(p) for p in written))
     return 0
 

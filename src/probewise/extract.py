@@ -207,9 +207,10 @@ def extract(
     writer = StoreWriter(out, identity, examples, config=full_config, overwrite=overwrite)
     if not info.distributed:
         with writer:
-            _write_pending(writer, writer.pending(), source, examples, batch_size, store_dtype, progress)
+            pending = writer.pending()
+            _write_pending(writer, pending, source, examples, batch_size, store_dtype, progress)
             writer.finalize()
-        return Store(out)
+        return _with_counts(Store(out), written=len(pending), total=writer.n_shards)
     # torchrun: rank 0 opens (or resumes) the store and holds its lock; every rank writes its share of
     # the missing shards; rank 0 records checksums once all are in.
     error: ProbewiseError | None = None
@@ -237,7 +238,14 @@ def extract(
     finally:
         if info.is_main:
             writer.__exit__(None, None, None)
-    return Store(out)
+    return _with_counts(Store(out), written=len(pending), total=writer.n_shards)
+
+
+def _with_counts(store: Store, written: int, total: int) -> Store:
+    """Note on the returned store what this run computed and what it found done (``store.shards_written`` /
+    ``store.shards_reused``), so the CLI can say "reused" instead of "wrote" on a rerun."""
+    store.shards_written, store.shards_reused = written, total - written
+    return store
 
 
 def write_features(

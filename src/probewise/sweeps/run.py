@@ -177,7 +177,7 @@ def _run_jobs(jobs: list[Job], ctx: JobContext, store: Store, info: dist.DistInf
         for job in bar:
             saved = jobdir.load(job) if jobdir is not None else None
             if saved is not None:
-                outcomes[job.index] = saved
+                outcomes[job.index] = {**saved, "reused": True}
                 continue
             result = plain(run_job(job, ctx))
             if jobdir is not None:
@@ -199,7 +199,7 @@ def _run_jobs(jobs: list[Job], ctx: JobContext, store: Store, info: dist.DistInf
             if saved is None:
                 raise StoreError(f"job {job.key} has no result in {jobdir.root} after every rank finished; "
                                  "rerun the sweep (finished jobs are kept).")
-            outcomes[job.index] = saved
+            outcomes[job.index] = saved  # computed by another rank in this run
     return outcomes
 
 
@@ -235,7 +235,8 @@ def _gather(store: Store, cfg: SweepConfig, ctx: JobContext, layers: list[str], 
     per_layer = sorted((e for j in jobs for e in outcomes[j.index]["per_layer"]),
                        key=lambda e: order[(e["probe"], e["layer"])])
     test_probs = {(j.probe, name): p for j in jobs for name, p in outcomes[j.index]["test_probs"].items()}
-    timing: dict[str, float] = {}
+    timing: dict[str, float] = {"jobs": len(jobs),
+                                "jobs_reused": sum(bool(outcomes[j.index].get("reused")) for j in jobs)}
     for j in jobs:
         key = f"{j.probe}_fit_seconds"
         timing[key] = round(timing.get(key, 0.0) + outcomes[j.index]["fit_seconds"], 4)
