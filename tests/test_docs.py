@@ -13,7 +13,7 @@ from tests.conftest import HANG_GUARD_S
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ["README.md", "docs/evaluating-an-encoder.md", "docs/probing-an-llm.md", "docs/deploying-a-monitor.md",
-        "docs/big-models.md"]
+        "docs/big-models.md", "docs/store.md"]
 BLOCK = re.compile(r"```(bash|python)\n(.*?)```", re.S)
 
 
