@@ -580,3 +580,28 @@ def test_text_fingerprint_unchanged_from_earlier_releases():
     h.update(ex.labels.astype(np.int64).tobytes())
     h.update(ex.split.astype(np.int8).tobytes())
     assert ex.fingerprint() == h.hexdigest()
+
+
+def test_corrupt_and_truncated_images_are_named(tmp_path):
+    from probewise.data.files import open_rgb
+
+    root = tmp_path / "pets"
+    for cls in ("cat", "dog"):
+        for i in range(3):
+            _png(root / cls / f"{i}.png", i * 10)
+    (root / "dog" / "bad.png").write_bytes(b"\x00not a png at all")
+    with pytest.raises(DataError, match=r"1 of 7 files under .* are not readable images.*bad\.png"):
+        load_image_folder(root)
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buf, "PNG")
+    (root / "dog" / "bad.png").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])  # header kept, pixels cut
+    ex = load_image_folder(root)  # the header is fine: found when the pixels are decoded
+    assert ex.n == 7
+    with pytest.raises(DataError, match=r"bad\.png is corrupt or truncated .* finished shards are kept"):
+        open_rgb(str(root / "dog" / "bad.png"))
+    assert open_rgb(str(root / "cat" / "0.png")).mode == "RGB"

@@ -250,8 +250,50 @@ def load_image_folder(root: str | Path, *, val_frac: float = 0.15, test_frac: fl
             f"no images found under {root}; expected {root}/<class>/<image>.png or "
             f"{root}/<train|val|test>/<class>/<image>.png.{hint}"
         )
+    unreadable = [p for p in paths if not _image_header_ok(p)]
+    if unreadable:
+        raise DataError(
+            f"{len(unreadable)} of {len(paths)} files under {root} are not readable images (corrupt, empty or "
+            f"another format under an image suffix), e.g. {unreadable[:3]}; remove or replace them. Nothing was "
+            "written."
+        )
     return Examples.from_lists(paths, labels, split=splits if split_dirs else None, modality="image",
                                name=root.name, val_frac=val_frac, test_frac=test_frac, seed=seed)
+
+
+def _image_header_ok(path: str) -> bool:
+    """Whether Pillow recognizes the file as an image from its header (fast: the pixels are not decoded)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.size  # noqa: B018 - read from the header
+        return True
+    except (UnidentifiedImageError, OSError, ValueError):
+        return False
+
+
+def open_rgb(image: Any) -> Any:
+    """An image path or PIL image as an RGB PIL image, or a :class:`DataError` naming the file and the fix.
+
+    Example:
+        >>> from PIL import Image
+        >>> open_rgb(Image.new("L", (4, 4))).mode
+        'RGB'
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    name = image if isinstance(image, str | Path) else f"a {type(image).__name__} image"
+    try:
+        if isinstance(image, str | Path):
+            with Image.open(image) as im:
+                return im.convert("RGB")
+        return image.convert("RGB")
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        mode = getattr(image, "mode", None)
+        what = f"of mode {mode!r}, which cannot be converted to RGB" if mode else "corrupt or truncated"
+        raise DataError(f"image {name} is {what} ({type(e).__name__}: {e}); remove or re-save it (e.g. as PNG), "
+                        "then rerun: finished shards are kept.") from e
 
 
 def _open_hf(datasets: Any, name: str, config_name: str | None) -> Any:

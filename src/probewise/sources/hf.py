@@ -305,15 +305,9 @@ class HFSource(Source):
             self._word_ids = [batch.word_ids(i) for i in range(len(items))] if words else None
             enc = {k: v.to(self.device) for k, v in batch.items()}
             return enc, enc["attention_mask"]
-        from PIL import Image
+        from probewise.data.files import open_rgb
 
-        images = []
-        for x in items:
-            if isinstance(x, str | Path):
-                with Image.open(x) as im:
-                    images.append(im.convert("RGB"))
-            else:
-                images.append(x)
+        images = [open_rgb(x) if isinstance(x, str | Path) else x for x in items]
         enc = self.processor(images=images, return_tensors="pt")
         enc = {k: v.to(self.device) for k, v in enc.items()}
         enc["pixel_values"] = enc["pixel_values"].to(self.model.dtype)
