@@ -176,3 +176,14 @@ def test_one_meaning_per_flag():
     assert "--figure-format" in sub.choices["report"].format_help()
     for cmd in ("sweep", "report"):
         assert "--format " not in sub.choices[cmd].format_help()
+
+
+def test_lazy_api_keeps_extract_the_function():
+    """Importing the submodule probewise.extract first must not turn `probewise.extract` into a module."""
+    import subprocess
+    import sys
+
+    code = ("import probewise.extract\nimport probewise as pw\nfrom probewise import extract\n"
+            "print(callable(extract), callable(pw.extract), pw.extract is extract)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "True", "True"]
