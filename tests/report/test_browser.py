@@ -99,8 +99,8 @@ def test_dom_has_drawn_svgs_and_tables(demo_report, tmp_path):
     assert console_messages(proc.stderr) == []
     dom = Dom()
     dom.feed(proc.stdout)
-    # negation: layers, reliability, ROC; sentence_length (3 classes): + confusion matrix
-    assert len(dom.svg_paths) == 7 and min(dom.svg_paths) >= 20, dom.svg_paths
+    # negation and sentence_length (3 classes): layers, reliability, ROC, confusion matrix each
+    assert len(dom.svg_paths) == 8 and min(dom.svg_paths) >= 20, dom.svg_paths
     assert dom.tables >= 5
     assert "negation" in proc.stdout and "sentence_length" in proc.stdout and "test accuracy [95% CI]" in proc.stdout
 

@@ -248,12 +248,13 @@ def test_report_tables_without_javascript(report_html):
     layer_table = next(t for t in p.tables if t[0][:2] == ["probe", "layer"])
     assert layer_table[0][-2:] == ["control", "selectivity"] and layer_table[4][1] == "3 ★"
     base = next(t for t in p.tables if t[0][0] == "baseline")
-    assert base[1:] == [["majority", "0.500 [0.450, 0.550]", '{"class": 0}'],
-                        ["random_direction@3", "0.580 [0.530, 0.630]", '{"seed": 0}']]
+    assert base[1:] == [["majority", "0.500 [0.450, 0.550]", "class c0"],  # the class's name, not its index
+                        ["random_direction@3", "0.580 [0.530, 0.630]", "seed 0"]]
     geo = next(t for t in p.tables if t[0][:2] == ["layer", "n"])
     assert geo[0] == ["layer", "n", "d", "mean norm", "effective rank", "mean class cosine"]
     assert geo[3] == ["2", "200", "16", "3.000", "3.250", "0.500"]
     kv = {r[0]: r[1] for t in p.tables for r in t if len(r) == 2}
+    assert kv["torch"] and kv["transformers"] and kv["torch"] != "not installed"  # the environment names them
     assert kv["sweep seed"] == "7" and kv["probewise version (sweep)"] and kv["split sizes"].startswith('{"train": 200')
     prov = next(t for t in p.tables if "dataset fingerprint" in t[0])
     assert ["negation", "m1", "mfp-m1", "dfp-negation"] == [prov[1][prov[0].index(h)] for h in
@@ -264,8 +265,8 @@ def test_report_tables_without_javascript(report_html):
 def test_report_plots_inline_and_self_contained(report_html):
     text, _ = report_html
     p = parse(text)
-    # negation/m1: layers, reliability, roc, few-shot; sentence_length: + confusion; negation/m2: 3
-    assert len(p.svg_paths) == 4 + 4 + 3 and min(p.svg_paths) > 20
+    # negation/m1: layers, reliability, roc, confusion, few-shot; sentence_length: 4 (no few-shot); negation/m2: 4
+    assert len(p.svg_paths) == 5 + 4 + 4 and min(p.svg_paths) > 20
     assert p.external == [] and "<script src" not in text and "@import" not in text and "url(http" not in text
     assert len(p.ids) == len(set(p.ids)), "duplicate ids across inline SVGs"
     assert "micro-averaged over one-vs-rest" in text and "positive class <code>c1</code>" in text
@@ -303,6 +304,7 @@ def test_export_figures(tmp_path):
     pngs = export_figures(results, tmp_path / "png", "png", dpi=60)
     assert sorted(p.name for p in pngs) == sorted([
         "negation_layers.png", "negation_reliability.png", "negation_roc.png", "negation_few_shot.png",
+        "negation_confusion.png",
         "sentence_length_layers.png", "sentence_length_reliability.png", "sentence_length_roc.png",
         "sentence_length_confusion.png"])
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
@@ -327,8 +329,8 @@ def test_report_command(tmp_path, capsys):
     out = tmp_path / "r.html"
     assert run(["report", runs, "-o", out, "--title", "My probes", "--figure-format", "svg",
                 "--figures-dir", tmp_path / "figs"]) == 0
-    assert "<title>My probes</title>" in out.read_text() and len(list((tmp_path / "figs").glob("*.svg"))) == 7
-    assert "wrote 7 figures" in capsys.readouterr().out
+    assert "<title>My probes</title>" in out.read_text() and len(list((tmp_path / "figs").glob("*.svg"))) == 8
+    assert "wrote 8 figures" in capsys.readouterr().out
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no probewise results found"):
         run(["report", tmp_path / "empty", "-o", out])

@@ -50,8 +50,9 @@ def _colour(score: float, center: float, scale: float) -> str:
     if not math.isfinite(score):
         return "transparent"
     c = max(-1.0, min(1.0, (score - center) / scale))
-    rgb = (220, 38, 38) if c >= 0 else (37, 99, 235)
-    return f"rgba({rgb[0]},{rgb[1]},{rgb[2]},{abs(c) * 0.75:.3f})"
+    if score >= center:  # at or above the threshold: clearly red even just above it, deeper further above
+        return f"rgba(220,38,38,{0.35 + 0.5 * c:.3f})"
+    return f"rgba(37,99,235,{abs(c) * 0.75:.3f})"  # below: fades to white at the threshold
 
 
 def _centers(records: Sequence[dict]) -> dict[str, tuple[float, float]]:

@@ -252,9 +252,9 @@ def roc_figure(result: SweepResult, probe: str) -> Figure | None:
 
 
 def confusion_figure(result: SweepResult, probe: str) -> Figure | None:
-    """Confusion matrix on test (rows: true class, colour: fraction of the row), multiclass tasks only."""
+    """Confusion matrix on test (rows: true class, colour: fraction of the row), binary tasks included."""
     pred = _predictions(result, probe)
-    if pred is None or pred[1].shape[1] <= 2:
+    if pred is None:
         return None
     y, p = pred
     k = p.shape[1]
@@ -392,7 +392,7 @@ def export_figures(results: Sequence[SweepResult], outdir: str | Path, fmt: str 
                    metric: str = "accuracy", dpi: int = 200) -> list[Path]:
     """Write each plot of each result to its own file, ``<outdir>/<task>_<plot>.<fmt>``; returns the paths.
 
-    `fmt`: png (at `dpi`), svg or pdf. Plots: layers, reliability, roc, confusion (multiclass), few_shot (when
+    `fmt`: png (at `dpi`), svg or pdf. Plots: layers, reliability, roc, confusion, few_shot (when
     the results have few-shot curves).
     """
     if fmt not in FIGURE_FORMATS:

@@ -55,8 +55,8 @@ tr.picked td:first-child{box-shadow:inset 3px 0 0 var(--accent)}
 caption{caption-side:bottom;text-align:left;color:var(--muted);font-size:12.5px;padding-top:6px;white-space:normal}
 .pm{color:var(--muted);font-size:.92em}
 .kv th{background:none;color:var(--muted);font-weight:500;border-bottom:1px solid var(--line)}
-.kv td{white-space:normal;word-break:break-all}
-.brk{white-space:normal;word-break:break-all}
+.kv td{white-space:normal;overflow-wrap:anywhere}
+.brk{white-space:normal;overflow-wrap:anywhere}
 .leaderboard .pm{display:block;font-size:.8em;line-height:1.2}
 .figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:14px;margin:12px 0}
 figure{margin:0;border:1px solid var(--line);border-radius:8px;padding:10px 10px 8px;background:#fff}
@@ -244,13 +244,35 @@ def _baselines_table(result: SweepResult, metric: str) -> str:
     base = getattr(result, "baselines", None) or {}
     rows = [[(_e(str(name)), None), (_e(fmt_estimate((b.get("test") or {}).get(metric))),
                                      repr(metric_value((b.get("test") or {}).get(metric)))),
-             (_e(_show(b.get("chosen", ""))), None)] for name, b in base.items() if isinstance(b, dict)]
+             (_e(_chosen_text(b.get("chosen"), result.store.get("classes"))), None)]
+            for name, b in base.items() if isinstance(b, dict)]
     if not rows:
         return ""
     return "<h3>Baselines on test</h3>" + _table(
         ["baseline", f"test {metric} [95% CI]", "chosen"], rows, numeric=[False, True, False],
         caption="What every probe should beat: the majority class of train, and a one-dimensional probe on a "
                 "random direction (@ its layer).")
+
+
+def _chosen_text(chosen: object, classes: object) -> str:
+    """What a baseline chose, in words: ``class neg`` (not its index), ``C = 1``, ``seed 0``.
+
+    Example:
+        >>> _chosen_text({"class": 1}, ["neg", "pos"]), _chosen_text({"C": 1.0}, None), _chosen_text({}, None)
+        ('class pos', 'C = 1', '—')
+    """
+    if not isinstance(chosen, dict) or not chosen:
+        return "—" if not chosen else str(chosen)
+    names = list(classes) if isinstance(classes, list | tuple) else []
+    parts = []
+    for key, value in chosen.items():
+        if key == "class" and isinstance(value, int) and 0 <= value < len(names):
+            parts.append(f"class {names[value]}")
+        elif key == "seed":
+            parts.append(f"seed {value}")
+        else:
+            parts.append(f"{key} = {value:g}" if isinstance(value, float) else f"{key} = {value}")
+    return ", ".join(parts)
 
 
 def _geometry_table(result: SweepResult) -> str:
@@ -339,6 +361,16 @@ def _facts(res: SweepResult) -> dict[str, object]:
             "probewise version (sweep)": str(res.probewise_version), "store": str(st.get("path"))}
 
 
+def _dist_version(name: str) -> str:
+    """The installed version of a distribution, without importing it ("not installed" when absent)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
 def _provenance(results: Sequence[SweepResult], labels: list[str], slugs: list[str]) -> str:
     import matplotlib
     import numpy
@@ -362,6 +394,7 @@ def _provenance(results: Sequence[SweepResult], labels: list[str], slugs: list[s
     out.append("</details><h3>Report environment</h3>")
     out.append(_kv([("probewise (report)", __version__), ("python", platform.python_version()),
                     ("numpy", numpy.__version__), ("matplotlib", matplotlib.__version__),
+                    *((name, _dist_version(name)) for name in ("torch", "transformers", "scikit-learn")),
                     ("platform", platform.platform())]))
     out.append("</section>")
     return "".join(out)
@@ -428,7 +461,7 @@ def write_report(results: Sequence[SweepResult], path: str | Path, *, title: str
 
     Per task: metric-vs-layer curves (one line per probe family, test CI band, val line, control line when
     present, the layer chosen on val starred), reliability diagram and ROC (log-scale FPR) of the probe family
-    best on val, confusion matrix (multiclass), few-shot curves (when present) and a per-layer table. Plus a
+    best on val, confusion matrix, few-shot curves (when present) and a per-layer table. Plus a
     task × probe summary table, a models × tasks leaderboard (several models), and the full config and
     provenance (model and dataset fingerprints, versions, seeds, split sizes).
 

@@ -39,7 +39,7 @@ def plot_layer_curves(results: Sequence[SweepResult], path: str | Path, metric: 
         if sel in [r["layer"] for r in layer_rows]:
             ax.axvline(xs[[r["layer"] for r in layer_rows].index(sel)], color="grey", linestyle=":", linewidth=1)
         k = len(res.store.get("classes", [])) or 2
-        ax.axhline(1.0 / k, color="black", linewidth=0.6, alpha=0.5)
+        ax.axhline(1.0 / k, color="grey", linewidth=0.8)
         ax.set_title(res.store.get("dataset", ""), fontsize=10)
         ax.set_xlabel("layer")
         ax.set_xticks(xs)
@@ -48,7 +48,7 @@ def plot_layer_curves(results: Sequence[SweepResult], path: str | Path, metric: 
         ax.axis("off")
     axes[0][0].set_ylabel(metric)
     axes[0][0].legend(fontsize=7, loc="lower right")
-    fig.suptitle(f"{probe or 'probe'} {metric} by layer · dotted line: layer chosen on val · black: chance",
+    fig.suptitle(f"{probe or 'probe'} {metric} by layer · dotted line: layer chosen on val · grey line: chance",
                  fontsize=9)
     fig.tight_layout()
     path = Path(path)
