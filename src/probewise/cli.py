@@ -170,6 +170,11 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
     for t in list_tasks():
         bow = "" if t.bag_of_words_solvable else "  [not bag-of-words solvable]"
         print(f"  {t.name:18s} {'/'.join(map(str, t.classes)):28s} {_first_sentence(t.description)}{bow}")
+    from probewise.data.facts import TRUE_FALSE
+
+    print("fact tasks (entities held out between splits; at most ~1150 statements, e.g. --task-size 1000):")
+    print(f"  {TRUE_FALSE.name:18s} {'/'.join(TRUE_FALSE.classes):28s} {_first_sentence(TRUE_FALSE.description)}"
+          "  [not bag-of-words solvable]")
     print("token-level tasks (extract with --pooling tokens, sweep with --level token):")
     for t in list_token_tasks():
         print(f"  {t.name:18s} {f'{len(t.classes)} tags':28s} {_first_sentence(t.description)}")

@@ -337,8 +337,9 @@ def load_examples(cfg: ExtractConfig) -> Examples:
 
 def task_examples(task) -> Examples:
     """A built-in `TaskData` as `Examples` (its split comes from the generator)."""
+    groups = getattr(task, "groups", None)  # entities held out between splits (true_false)
     return Examples(list(task.texts), np.asarray(task.labels, dtype=np.int64), tuple(task.classes),
-                    np.asarray(task.split, dtype=np.int8), "text", None, task.name,
+                    np.asarray(task.split, dtype=np.int8), "text", groups, task.name,
                     {"task_seed": task.seed, "description": task.description})
 
 

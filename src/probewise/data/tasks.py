@@ -55,7 +55,10 @@ class TaskInfo:
 
 @dataclass(frozen=True, eq=False)
 class TaskData:
-    """A generated task: `texts` with int64 `labels` `[n]` and int8 `split` `[n]` (0 train, 1 val, 2 test)."""
+    """A generated task: `texts` with int64 `labels` `[n]` and int8 `split` `[n]` (0 train, 1 val, 2 test).
+
+    `groups` `[n]`: the entity of each row where the task holds entities out between splits (`true_false`).
+    """
 
     name: str
     texts: list[str]
@@ -64,6 +67,7 @@ class TaskData:
     split: np.ndarray
     seed: int
     description: str
+    groups: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------------------------------------- phrases
@@ -424,8 +428,12 @@ def make_task(
         >>> task.labels.shape, task.split.dtype.name, sorted(set(task.labels.tolist()))
         ((200,), 'int8', [0, 1])
     """
+    if name == "true_false":
+        from probewise.data.facts import make_true_false
+
+        return make_true_false(n, seed, val_frac, test_frac)
     if name not in _SPECS:
-        raise DataError(f"unknown task {name!r}; the built-in tasks are: {', '.join(_SPECS)}.")
+        raise DataError(f"unknown task {name!r}; the built-in tasks are: {', '.join([*_SPECS, 'true_false'])}.")
     spec = _SPECS[name]
     if isinstance(n, bool) or not isinstance(n, int | np.integer):
         raise ConfigError(f"n={n!r} must be an integer number of sentences, e.g. 2000.")
