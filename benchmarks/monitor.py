@@ -22,6 +22,7 @@ Run (from the repository root):
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/monitor.py --threads 1          # about 3 minutes on 2 cores
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/monitor.py --threads 1 --quick  # about 1 minute, noisier
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/monitor.py --n-embd 1024 --n-layer 12 --threads 1  # a larger model
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/monitor.py --model smollm2 --threads 1  # SmolLM2-135M, 30 blocks
 
 On a shared 2-core machine pass --threads 1: torch's two intra-op threads then contend with other processes and
 decoding ran 8x slower (150 vs 19 ms per token) in our runs, which would hide any overhead in noise.
@@ -69,6 +70,19 @@ def build(tmp: str, n_embd: int = 512, n_layer: int = 6):
         model = transformers.AutoModelForCausalLM.from_pretrained(tmp).eval()
     tok = transformers.AutoTokenizer.from_pretrained(resolve_model("default"))
     return model, tok
+
+
+def build_named(name: str):
+    """A real causal LM resolved by name (e.g. 'smollm2', SmolLM2-135M-Instruct, 30 Llama blocks)."""
+    import transformers
+
+    from probewise.sources.hf import resolve_model
+
+    path = resolve_model(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = transformers.AutoModelForCausalLM.from_pretrained(path).eval()
+    return model, transformers.AutoTokenizer.from_pretrained(path)
 
 
 def artifacts(model, d: int = 512, layer: int = 3):
@@ -163,14 +177,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
     ap.add_argument("--n-embd", type=int, default=512, help="width of the random GPT-2 (default 512)")
     ap.add_argument("--n-layer", type=int, default=6, help="its blocks (default 6); probes read the middle one")
+    ap.add_argument("--model", help="a real causal LM instead of the random GPT-2 (e.g. 'smollm2'); probes read its "
+                    "middle block")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     reps, new_tokens = (3, 16) if args.quick else (args.reps, args.new_tokens)
     from probewise.monitor import Monitor
 
-    with tempfile.TemporaryDirectory() as tmp:
-        model, tok = build(tmp, args.n_embd, args.n_layer)
+    if args.model:
+        model, tok = build_named(args.model)
+        args.n_embd, args.n_layer = model.config.hidden_size, model.config.num_hidden_layers
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            model, tok = build(tmp, args.n_embd, args.n_layer)
     arts = artifacts(model, args.n_embd, args.n_layer // 2)
     encs = [{k: v for k, v in tok(p, return_tensors="pt").items() if k in ("input_ids", "attention_mask")}
             for p in PROMPTS]
@@ -179,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     names = list(monitors)
     print(f"python {platform.python_version()}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} cpus, load {loadavg()}")
-    print(f"model: random GPT-2 {args.n_embd}x{args.n_layer} (from_pretrained), {len(PROMPTS)} prompts x "
+    desc = args.model or "random GPT-2"
+    print(f"model: {desc} {args.n_embd}x{args.n_layer} (from_pretrained), {len(PROMPTS)} prompts x "
           f"{new_tokens} new tokens, greedy, batch 1, {reps} interleaved reps")
     for name in names:  # warm-up
         run_condition(model, encs[:2], 4, monitors[name])
