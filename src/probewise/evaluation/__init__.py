@@ -49,6 +49,7 @@ from probewise.evaluation.ood import (
     ood_by_layer,
     ood_metrics,
 )
+from probewise.evaluation.paired import PairedDiff, holm, mcnemar_exact, paired_bootstrap
 from probewise.evaluation.splits import group_split, kfold, leave_one_group_out
 from probewise.evaluation.targets import KINDS, nearest_mean, target_kind
 from probewise.evaluation.thresholds import (
@@ -64,6 +65,10 @@ from probewise.evaluation.thresholds import (
 )
 
 __all__ = [
+    "PairedDiff",
+    "holm",
+    "mcnemar_exact",
+    "paired_bootstrap",
     "DEFAULT_CS",
     "KINDS",
     "OOD_METHODS",
