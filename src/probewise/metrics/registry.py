@@ -150,10 +150,11 @@ def _evaluate(
             other = "evaluate_regression" if spec.needs == "values" else "evaluate_classification"
             raise ConfigError(f"metric {name!r} is not a {task} metric; use it with {other}.")
         arg = x if task == "regression" else _prepare(spec.needs, x)
-        est = bootstrap_ci(spec.fn, y, arg, n_boot=n_boot, alpha=alpha, seed=seed)
-        if spec.fn is accuracy and n_boot > 0:  # a proportion: Wilson's interval stays honest at small n
+        wilson = spec.fn is accuracy and n_boot > 0  # a proportion: Wilson's interval stays honest at small n
+        est = bootstrap_ci(spec.fn, y, arg, n_boot=0 if wilson else n_boot, alpha=alpha, seed=seed)
+        if wilson:  # no resamples drawn only to be thrown away
             low, high = wilson_ci(round(est.value * est.n), est.n, alpha)
-            est = Estimate(est.value, low, high, est.n, est.n_boot, est.seed, est.alpha, 0, "wilson")
+            est = Estimate(est.value, low, high, est.n, n_boot, int(seed), est.alpha, 0, "wilson")
         out[name] = est
     return out
 
